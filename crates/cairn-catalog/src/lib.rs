@@ -14,6 +14,7 @@
 //! [`Vault`], whose key lives beside the database in the data directory.
 
 mod error;
+pub mod organizations;
 pub mod vault;
 
 use std::path::{Path, PathBuf};
