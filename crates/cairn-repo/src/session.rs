@@ -1,0 +1,826 @@
+//! Backup sessions: the writer the backup engine feeds. Many tasks put items
+//! concurrently; content is chunked, deduplicated against the index, compressed,
+//! encrypted and packed; `checkpoint()` makes everything so far durable and
+//! resumable; `commit()` writes the restore point.
+//!
+//! Order of writes (crash safety): packs, then the index files naming them,
+//! then tree blobs (in packs, indexed the same way), then the checkpoint or
+//! restore point. Anything written before a crash is either referenced by a
+//! complete chain or unreferenced (and removed by prune), never half-referenced.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use tokio::sync::Semaphore;
+
+use crate::error::{Error, Result};
+use crate::format::{INDEX_DIR, RESTORE_POINTS_DIR, SESSIONS_DIR, now_rfc3339, pack_name};
+use crate::id::Id;
+use crate::index::{IndexFile, IndexPack};
+use crate::lock::{LockGuard, LockKind};
+use crate::manifest::{
+    Checkpoint, FolderEntry, ItemEntry, ListingPage, ObjectEntry, ObjectRef, ObjectTree,
+    OrganizationRef, PageRef, RestorePoint,
+};
+use crate::pack::{BlobKind, PackBuilder};
+use crate::repository::Repository;
+
+const UPLOAD_SLOTS: u32 = 4;
+const INDEX_EVERY_PACKS: usize = 4;
+const INDEX_EVERY: Duration = Duration::from_secs(10);
+const PAGE_MAX_ITEMS: usize = 2048;
+
+/// What a session backs up.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    pub organization: OrganizationRef,
+    /// The job that runs the session, for display.
+    pub job: Option<String>,
+}
+
+/// Counters of a session.
+#[derive(Debug, Default)]
+pub struct SessionStats {
+    pub items: AtomicU64,
+    pub bytes: AtomicU64,
+    pub new_blobs: AtomicU64,
+    pub new_bytes_raw: AtomicU64,
+    pub packs: AtomicU64,
+    pub pack_bytes: AtomicU64,
+}
+
+/// A blob ready to pack (or already known).
+struct Prepared {
+    id: Id,
+    encoded: Option<(Vec<u8>, bool, u32)>,
+}
+
+#[derive(Default)]
+struct Pending {
+    packs: Vec<IndexPack>,
+    since: Option<Instant>,
+}
+
+struct Inner {
+    repo: Arc<Repository>,
+    id: uuid::Uuid,
+    opts: SessionOptions,
+    started: String,
+    data_pack: Mutex<PackBuilder>,
+    tree_pack: Mutex<PackBuilder>,
+    /// Blobs this session has claimed but that are not yet in the repository's
+    /// index: `false` while being encoded, `true` once in a pack builder.
+    known: Mutex<HashMap<Id, bool>>,
+    pending: tokio::sync::Mutex<Pending>,
+    uploads: Semaphore,
+    objects: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<ObjectWork>>>>,
+    /// Objects restored from a checkpoint, not yet opened.
+    resumed: Mutex<HashMap<String, ObjectEntry>>,
+    lock: tokio::sync::Mutex<Option<LockGuard>>,
+    stats: SessionStats,
+}
+
+/// A running backup session; clone it freely into tasks.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Session({})", self.inner.id)
+    }
+}
+
+struct FolderWork {
+    name: String,
+    parent: Option<String>,
+    base: Vec<PageRef>,
+    items: Option<BTreeMap<String, ItemEntry>>,
+    /// Bytes of the base listing (valid while `items` is not loaded).
+    base_bytes: u64,
+    dirty: bool,
+}
+
+struct ObjectWork {
+    object: ObjectRef,
+    state: serde_json::Value,
+    folders: BTreeMap<String, FolderWork>,
+}
+
+fn poisoned<T>(_: T) -> Error {
+    Error::Task("a session lock was poisoned by a panicking task".into())
+}
+
+impl Repository {
+    /// Start a backup session (takes a shared lock until commit or abort).
+    pub async fn start_session(self: &Arc<Self>, opts: SessionOptions) -> Result<Session> {
+        self.begin(uuid::Uuid::new_v4(), opts, now_rfc3339(), Vec::new())
+            .await
+    }
+
+    /// Sessions that checkpointed but never committed (killed jobs).
+    pub async fn incomplete_sessions(&self) -> Result<Vec<Checkpoint>> {
+        let mut out = Vec::new();
+        for obj in self.backend.list(SESSIONS_DIR).await? {
+            let data = self.backend.get(&obj.name).await?;
+            out.push(self.codec.decode_file::<Checkpoint>(&data, &obj.name)?);
+        }
+        Ok(out)
+    }
+
+    /// Resume a session from its last checkpoint: objects come back with the
+    /// state (delta tokens) and items they had at the checkpoint.
+    pub async fn resume_session(self: &Arc<Self>, session: uuid::Uuid) -> Result<Session> {
+        let name = format!("{SESSIONS_DIR}{session}");
+        let data = match self.backend.get(&name).await {
+            Ok(d) => d,
+            Err(e) if e.is_not_found() => {
+                return Err(Error::NotFound {
+                    what: format!("checkpoint of session {session}"),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let cp: Checkpoint = self.codec.decode_file(&data, &name)?;
+        let opts = SessionOptions {
+            organization: cp.organization,
+            job: cp.job,
+        };
+        self.begin(session, opts, cp.started, cp.objects).await
+    }
+
+    async fn begin(
+        self: &Arc<Self>,
+        id: uuid::Uuid,
+        opts: SessionOptions,
+        started: String,
+        resumed: Vec<ObjectEntry>,
+    ) -> Result<Session> {
+        let lock = self
+            .lock(LockKind::Shared, &format!("backup session {id}"))
+            .await?;
+        self.refresh_index().await?;
+        Ok(Session {
+            inner: Arc::new(Inner {
+                repo: self.clone(),
+                id,
+                opts,
+                started,
+                data_pack: Mutex::new(PackBuilder::default()),
+                tree_pack: Mutex::new(PackBuilder::default()),
+                known: Mutex::new(HashMap::new()),
+                pending: tokio::sync::Mutex::new(Pending::default()),
+                uploads: Semaphore::new(UPLOAD_SLOTS as usize),
+                objects: tokio::sync::Mutex::new(HashMap::new()),
+                resumed: Mutex::new(
+                    resumed
+                        .into_iter()
+                        .map(|o| (o.object.id.clone(), o))
+                        .collect(),
+                ),
+                lock: tokio::sync::Mutex::new(Some(lock)),
+                stats: SessionStats::default(),
+            }),
+        })
+    }
+}
+
+impl Session {
+    pub fn id(&self) -> uuid::Uuid {
+        self.inner.id
+    }
+
+    pub fn stats(&self) -> &SessionStats {
+        &self.inner.stats
+    }
+
+    /// Open a protected object for writing. It starts from the object's state in
+    /// the checkpoint being resumed, else in the latest restore point of this
+    /// organization, else empty: items not touched are carried forward.
+    pub async fn object(&self, object: ObjectRef) -> Result<ObjectWriter> {
+        let mut map = self.inner.objects.lock().await;
+        if let Some(w) = map.get(&object.id) {
+            return Ok(ObjectWriter {
+                session: self.clone(),
+                work: w.clone(),
+            });
+        }
+        let repo = &self.inner.repo;
+        let resumed = self
+            .inner
+            .resumed
+            .lock()
+            .map_err(poisoned)?
+            .remove(&object.id);
+        let base = match resumed {
+            Some(entry) => Some(entry),
+            None => {
+                repo.latest_object_entry(&self.inner.opts.organization.id, &object.id)
+                    .await?
+            }
+        };
+        let mut work = ObjectWork {
+            object: object.clone(),
+            state: serde_json::Value::Null,
+            folders: BTreeMap::new(),
+        };
+        if let Some(entry) = base {
+            work.state = entry.state;
+            let tree: ObjectTree = repo.load_tree(&entry.tree).await?;
+            for f in tree.folders {
+                work.folders.insert(
+                    f.id.clone(),
+                    FolderWork {
+                        name: f.name,
+                        parent: f.parent,
+                        base: f.pages,
+                        items: None,
+                        base_bytes: f.bytes,
+                        dirty: false,
+                    },
+                );
+            }
+        }
+        let work = Arc::new(tokio::sync::Mutex::new(work));
+        map.insert(object.id.clone(), work.clone());
+        Ok(ObjectWriter {
+            session: self.clone(),
+            work,
+        })
+    }
+
+    // ---- content ----
+
+    fn claim(&self, id: &Id) -> Result<bool> {
+        // true: must be encoded and packed by the caller.
+        if self.inner.repo.index_read()?.contains(id) {
+            return Ok(false);
+        }
+        let mut known = self.inner.known.lock().map_err(poisoned)?;
+        match known.get(id) {
+            Some(true) => Ok(false),
+            // Another task is encoding it; encode too rather than wait, so an
+            // item is only finished once all its chunks are in a pack builder.
+            Some(false) => Ok(true),
+            None => {
+                known.insert(*id, false);
+                Ok(true)
+            }
+        }
+    }
+
+    fn prepare(&self, chunks: &[&[u8]]) -> Result<Vec<Prepared>> {
+        let codec = &self.inner.repo.codec;
+        let mut out = Vec::with_capacity(chunks.len());
+        for c in chunks {
+            let id = codec.blob_id(c);
+            let encoded = if self.claim(&id)? {
+                let (stored, compressed) = codec.encode_blob(c)?;
+                Some((stored, compressed, c.len() as u32))
+            } else {
+                None
+            };
+            out.push(Prepared { id, encoded });
+        }
+        Ok(out)
+    }
+
+    async fn prepare_blocking(&self, chunks: Vec<Bytes>) -> Result<Vec<Prepared>> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let slices: Vec<&[u8]> = chunks.iter().map(|c| c.as_ref()).collect();
+            me.prepare(&slices)
+        })
+        .await
+        .map_err(|e| Error::Task(e.to_string()))?
+    }
+
+    async fn add_blobs(&self, kind: BlobKind, blobs: Vec<Prepared>) -> Result<Vec<Id>> {
+        let mut ids = Vec::with_capacity(blobs.len());
+        let full = {
+            let packer = match kind {
+                BlobKind::Data => &self.inner.data_pack,
+                BlobKind::Tree => &self.inner.tree_pack,
+            };
+            let mut p = packer.lock().map_err(poisoned)?;
+            let mut known = self.inner.known.lock().map_err(poisoned)?;
+            for b in blobs {
+                if let Some((stored, compressed, raw)) = b.encoded {
+                    if known.get(&b.id) != Some(&true) {
+                        p.add(b.id, kind, &stored, compressed, raw);
+                        known.insert(b.id, true);
+                        self.inner.stats.new_blobs.fetch_add(1, Ordering::Relaxed);
+                        self.inner
+                            .stats
+                            .new_bytes_raw
+                            .fetch_add(u64::from(raw), Ordering::Relaxed);
+                    }
+                }
+                ids.push(b.id);
+            }
+            p.len() as u64 >= self.inner.repo.config.pack_size
+        };
+        if full {
+            self.flush_pack(kind, false).await?;
+        }
+        Ok(ids)
+    }
+
+    /// Store bytes; returns the chunk ids.
+    pub(crate) async fn store_bytes(&self, data: Bytes) -> Result<Vec<Id>> {
+        let chunker = self.inner.repo.chunker.clone();
+        let chunks: Vec<Bytes> = {
+            let mut v = Vec::new();
+            let mut pos = 0;
+            for c in chunker.split(&data) {
+                v.push(data.slice(pos..pos + c.len()));
+                pos += c.len();
+            }
+            v
+        };
+        let prepared = self.prepare_blocking(chunks).await?;
+        self.add_blobs(BlobKind::Data, prepared).await
+    }
+
+    /// Store a stream with bounded memory (about four maximum chunk sizes).
+    pub(crate) async fn store_stream<S>(&self, item: &str, mut stream: S) -> Result<(Vec<Id>, u64)>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Unpin,
+    {
+        let chunker = self.inner.repo.chunker.clone();
+        let max = chunker.max_size();
+        let mut buf: Vec<u8> = Vec::with_capacity(max * 2);
+        let mut ids = Vec::new();
+        let mut total = 0u64;
+        let mut eof = false;
+        while !eof || !buf.is_empty() {
+            while !eof && buf.len() < max * 4 {
+                match stream.next().await {
+                    Some(Ok(b)) => {
+                        total += b.len() as u64;
+                        buf.extend_from_slice(&b);
+                    }
+                    Some(Err(source)) => {
+                        return Err(Error::Content {
+                            item: item.to_string(),
+                            source,
+                        });
+                    }
+                    None => eof = true,
+                }
+            }
+            let mut batch = Vec::new();
+            let mut pos = 0;
+            while pos < buf.len() && (eof || buf.len() - pos >= max) {
+                let n = chunker.cut(&buf[pos..], eof);
+                batch.push(Bytes::copy_from_slice(&buf[pos..pos + n]));
+                pos += n;
+            }
+            buf.drain(..pos);
+            let prepared = self.prepare_blocking(batch).await?;
+            ids.extend(self.add_blobs(BlobKind::Data, prepared).await?);
+        }
+        Ok((ids, total))
+    }
+
+    async fn store_tree<T: serde::Serialize>(&self, value: &T) -> Result<Id> {
+        let json = serde_json::to_vec(value)
+            .map_err(|e| Error::Invalid(format!("cannot encode tree: {e}")))?;
+        let prepared = self.prepare_blocking(vec![Bytes::from(json)]).await?;
+        let ids = self.add_blobs(BlobKind::Tree, prepared).await?;
+        ids.into_iter()
+            .next()
+            .ok_or_else(|| Error::Task("tree blob vanished".into()))
+    }
+
+    /// Upload the current pack of `kind` if it is full (or any size with `force`).
+    async fn flush_pack(&self, kind: BlobKind, force: bool) -> Result<()> {
+        let builder = {
+            let packer = match kind {
+                BlobKind::Data => &self.inner.data_pack,
+                BlobKind::Tree => &self.inner.tree_pack,
+            };
+            let mut p = packer.lock().map_err(poisoned)?;
+            let ready = if force {
+                !p.is_empty()
+            } else {
+                p.len() as u64 >= self.inner.repo.config.pack_size
+            };
+            if !ready {
+                return Ok(());
+            }
+            std::mem::take(&mut *p)
+        };
+        let _permit = self
+            .inner
+            .uploads
+            .acquire()
+            .await
+            .map_err(|e| Error::Task(e.to_string()))?;
+        let codec = self.inner.repo.codec.clone();
+        let (id, bytes, entries) = tokio::task::spawn_blocking(move || builder.finish(&codec))
+            .await
+            .map_err(|e| Error::Task(e.to_string()))??;
+        let size = bytes.len() as u64;
+        self.inner
+            .repo
+            .backend
+            .put(&pack_name(&id), Bytes::from(bytes))
+            .await?;
+        self.inner.stats.packs.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .stats
+            .pack_bytes
+            .fetch_add(size, Ordering::Relaxed);
+        let due = {
+            let mut pending = self.inner.pending.lock().await;
+            pending
+                .packs
+                .push(IndexPack::from_entries(id, size, &entries));
+            let since = *pending.since.get_or_insert_with(Instant::now);
+            pending.packs.len() >= INDEX_EVERY_PACKS || since.elapsed() >= INDEX_EVERY
+        };
+        if due {
+            self.write_index().await?;
+        }
+        Ok(())
+    }
+
+    /// Write an index file for uploaded packs not yet indexed.
+    async fn write_index(&self) -> Result<()> {
+        let mut pending = self.inner.pending.lock().await;
+        if pending.packs.is_empty() {
+            return Ok(());
+        }
+        let file = IndexFile {
+            packs: std::mem::take(&mut pending.packs),
+        };
+        pending.since = None;
+        let repo = &self.inner.repo;
+        let data = repo.codec.encode_file(&file)?;
+        let name = format!("{INDEX_DIR}{}", Id::random());
+        repo.backend.put(&name, Bytes::from(data)).await?;
+        repo.note_index_file(&name, &file)?;
+        let mut known = self.inner.known.lock().map_err(poisoned)?;
+        for p in &file.packs {
+            for b in &p.blobs {
+                known.remove(&b.id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Upload every pack builder and index everything uploaded.
+    async fn flush_all(&self) -> Result<()> {
+        self.flush_pack(BlobKind::Data, true).await?;
+        self.flush_pack(BlobKind::Tree, true).await?;
+        // Wait for uploads started by other tasks.
+        let all = self
+            .inner
+            .uploads
+            .acquire_many(UPLOAD_SLOTS)
+            .await
+            .map_err(|e| Error::Task(e.to_string()))?;
+        drop(all);
+        self.write_index().await
+    }
+
+    /// Write the trees of every object and return their entries.
+    async fn object_entries(&self) -> Result<Vec<ObjectEntry>> {
+        let works: Vec<_> = self.inner.objects.lock().await.values().cloned().collect();
+        let mut entries = Vec::with_capacity(works.len());
+        for w in works {
+            let mut w = w.lock().await;
+            let mut tree = ObjectTree::default();
+            let (mut items, mut bytes) = (0u64, 0u64);
+            let folder_ids: Vec<String> = w.folders.keys().cloned().collect();
+            for fid in folder_ids {
+                let repo = self.inner.repo.clone();
+                let f = w
+                    .folders
+                    .get_mut(&fid)
+                    .ok_or_else(|| Error::Task("folder vanished".into()))?;
+                if f.dirty {
+                    let list = f
+                        .items
+                        .as_ref()
+                        .map(|m| m.values().cloned().collect::<Vec<_>>())
+                        .unwrap_or_default();
+                    f.base = self.write_pages(&repo, &list).await?;
+                    f.dirty = false;
+                }
+                let count: u64 = f.base.iter().map(|p| u64::from(p.count)).sum();
+                let size: u64 = match &f.items {
+                    Some(m) => m.values().map(|i| i.size).sum(),
+                    None => f.base_bytes,
+                };
+                items += count;
+                bytes += size;
+                tree.folders.push(FolderEntry {
+                    id: fid.clone(),
+                    name: f.name.clone(),
+                    parent: f.parent.clone(),
+                    pages: f.base.clone(),
+                    items: count,
+                    bytes: size,
+                });
+            }
+            let tree_id = self.store_tree(&tree).await?;
+            entries.push(ObjectEntry {
+                object: w.object.clone(),
+                state: w.state.clone(),
+                tree: tree_id,
+                items,
+                bytes,
+            });
+        }
+        entries.sort_by(|a, b| a.object.id.cmp(&b.object.id));
+        Ok(entries)
+    }
+
+    async fn write_pages(&self, repo: &Repository, items: &[ItemEntry]) -> Result<Vec<PageRef>> {
+        let mut pages = Vec::new();
+        let mut page: Vec<ItemEntry> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            page.push(item.clone());
+            // Content-defined page ends: inserting one item changes one page.
+            let boundary = repo.codec.blob_id(item.id.as_bytes()).0[0] == 0;
+            if boundary || page.len() >= PAGE_MAX_ITEMS || i + 1 == items.len() {
+                let first = page[0].id.clone();
+                let count = page.len() as u32;
+                let blob = self
+                    .store_tree(&ListingPage {
+                        items: std::mem::take(&mut page),
+                    })
+                    .await?;
+                pages.push(PageRef { blob, first, count });
+            }
+        }
+        Ok(pages)
+    }
+
+    /// Make everything written so far durable and resumable
+    /// (`Repository::resume_session`).
+    pub async fn checkpoint(&self) -> Result<()> {
+        let objects = self.object_entries().await?;
+        self.flush_all().await?;
+        let cp = Checkpoint {
+            version: 1,
+            session: self.inner.id,
+            organization: self.inner.opts.organization.clone(),
+            job: self.inner.opts.job.clone(),
+            started: self.inner.started.clone(),
+            checkpointed: now_rfc3339(),
+            objects,
+        };
+        let repo = &self.inner.repo;
+        let data = repo.codec.encode_file(&cp)?;
+        repo.backend
+            .put(
+                &format!("{SESSIONS_DIR}{}", self.inner.id),
+                Bytes::from(data),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Finish the session: write the restore point, drop the checkpoint, unlock.
+    /// Call after every `put_item` has returned.
+    pub async fn commit(self) -> Result<RestorePoint> {
+        let objects = self.object_entries().await?;
+        self.flush_all().await?;
+        let rp = RestorePoint {
+            version: 1,
+            id: uuid::Uuid::new_v4(),
+            session: self.inner.id,
+            organization: self.inner.opts.organization.clone(),
+            job: self.inner.opts.job.clone(),
+            started: self.inner.started.clone(),
+            created: now_rfc3339(),
+            objects,
+        };
+        let repo = &self.inner.repo;
+        let data = repo.codec.encode_file(&rp)?;
+        let name = format!("{RESTORE_POINTS_DIR}{}", rp.id);
+        if !repo.backend.put_if_absent(&name, Bytes::from(data)).await? {
+            return Err(Error::Invalid(format!(
+                "restore point {name} already exists"
+            )));
+        }
+        repo.backend
+            .delete(&format!("{SESSIONS_DIR}{}", self.inner.id))
+            .await?;
+        if let Some(lock) = self.inner.lock.lock().await.take() {
+            lock.release().await?;
+        }
+        Ok(rp)
+    }
+
+    /// Give up: release the lock. What was uploaded stays until prune (or a
+    /// resume, if the session had checkpointed).
+    pub async fn abort(self) -> Result<()> {
+        if let Some(lock) = self.inner.lock.lock().await.take() {
+            lock.release().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Writer for one protected object in a session; clone it into tasks.
+#[derive(Clone)]
+pub struct ObjectWriter {
+    session: Session,
+    work: Arc<tokio::sync::Mutex<ObjectWork>>,
+}
+
+impl ObjectWriter {
+    async fn folder_items<'a>(
+        repo: &Repository,
+        w: &'a mut ObjectWork,
+        folder: &str,
+    ) -> Result<&'a mut BTreeMap<String, ItemEntry>> {
+        let f = w
+            .folders
+            .entry(folder.to_string())
+            .or_insert_with(|| FolderWork {
+                name: folder.to_string(),
+                parent: None,
+                base: Vec::new(),
+                items: Some(BTreeMap::new()),
+                base_bytes: 0,
+                dirty: true,
+            });
+        if f.items.is_none() {
+            let mut m = BTreeMap::new();
+            for p in &f.base {
+                let page: ListingPage = repo.load_tree(&p.blob).await?;
+                for i in page.items {
+                    m.insert(i.id.clone(), i);
+                }
+            }
+            f.items = Some(m);
+        }
+        f.dirty = true;
+        f.items
+            .as_mut()
+            .ok_or_else(|| Error::Task("folder listing vanished".into()))
+    }
+
+    /// The object's opaque state as of the base restore point or checkpoint
+    /// (e.g. per-folder delta tokens), `null` for a new object.
+    pub async fn state(&self) -> serde_json::Value {
+        self.work.lock().await.state.clone()
+    }
+
+    /// Replace the object's opaque state; stored with the restore point.
+    pub async fn set_state(&self, state: serde_json::Value) {
+        self.work.lock().await.state = state;
+    }
+
+    /// Create or rename a folder.
+    pub async fn set_folder(&self, id: &str, name: &str, parent: Option<&str>) -> Result<()> {
+        let mut w = self.work.lock().await;
+        let f = w
+            .folders
+            .entry(id.to_string())
+            .or_insert_with(|| FolderWork {
+                name: name.to_string(),
+                parent: None,
+                base: Vec::new(),
+                items: Some(BTreeMap::new()),
+                base_bytes: 0,
+                dirty: true,
+            });
+        f.name = name.to_string();
+        f.parent = parent.map(str::to_string);
+        Ok(())
+    }
+
+    /// Remove a folder and its items from this restore point on.
+    pub async fn remove_folder(&self, id: &str) {
+        self.work.lock().await.folders.remove(id);
+    }
+
+    /// Folder ids currently known for this object.
+    pub async fn folders(&self) -> Vec<String> {
+        self.work.lock().await.folders.keys().cloned().collect()
+    }
+
+    async fn record(&self, folder: &str, entry: ItemEntry) -> Result<()> {
+        let repo = self.session.inner.repo.clone();
+        let mut w = self.work.lock().await;
+        let items = Self::folder_items(&repo, &mut w, folder).await?;
+        items.insert(entry.id.clone(), entry);
+        Ok(())
+    }
+
+    fn entry(
+        &self,
+        item_id: &str,
+        metadata: serde_json::Value,
+        chunks: Vec<Id>,
+        size: u64,
+    ) -> ItemEntry {
+        let mut concat = Vec::with_capacity(chunks.len() * 32);
+        for c in &chunks {
+            concat.extend_from_slice(&c.0);
+        }
+        let s = &self.session.inner.stats;
+        s.items.fetch_add(1, Ordering::Relaxed);
+        s.bytes.fetch_add(size, Ordering::Relaxed);
+        ItemEntry {
+            id: item_id.to_string(),
+            version: self.session.inner.repo.codec.blob_id(&concat),
+            size,
+            chunks,
+            metadata,
+        }
+    }
+
+    /// Add or replace an item (content in memory).
+    pub async fn put_item(
+        &self,
+        folder: &str,
+        item_id: &str,
+        metadata: serde_json::Value,
+        content: Bytes,
+    ) -> Result<ItemEntry> {
+        let size = content.len() as u64;
+        let chunks = self.session.store_bytes(content).await?;
+        let entry = self.entry(item_id, metadata, chunks, size);
+        self.record(folder, entry.clone()).await?;
+        Ok(entry)
+    }
+
+    /// Add or replace an item whose content is streamed (large files).
+    pub async fn put_item_stream<S>(
+        &self,
+        folder: &str,
+        item_id: &str,
+        metadata: serde_json::Value,
+        content: S,
+    ) -> Result<ItemEntry>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Unpin,
+    {
+        let (chunks, size) = self.session.store_stream(item_id, content).await?;
+        let entry = self.entry(item_id, metadata, chunks, size);
+        self.record(folder, entry.clone()).await?;
+        Ok(entry)
+    }
+
+    /// Update only an item's metadata (e.g. read flag): same content, same version.
+    pub async fn update_metadata(
+        &self,
+        folder: &str,
+        item_id: &str,
+        metadata: serde_json::Value,
+    ) -> Result<()> {
+        let repo = self.session.inner.repo.clone();
+        let mut w = self.work.lock().await;
+        let items = Self::folder_items(&repo, &mut w, folder).await?;
+        let item = items.get_mut(item_id).ok_or_else(|| Error::NotFound {
+            what: format!("item {item_id} in folder {folder}"),
+        })?;
+        item.metadata = metadata;
+        Ok(())
+    }
+
+    /// Remove an item from this restore point on (older ones keep it).
+    pub async fn delete_item(&self, folder: &str, item_id: &str) -> Result<bool> {
+        let repo = self.session.inner.repo.clone();
+        let mut w = self.work.lock().await;
+        let items = Self::folder_items(&repo, &mut w, folder).await?;
+        Ok(items.remove(item_id).is_some())
+    }
+
+    /// Move an item between folders without re-sending its content.
+    pub async fn move_item(
+        &self,
+        from: &str,
+        to: &str,
+        item_id: &str,
+        new_id: Option<&str>,
+    ) -> Result<()> {
+        let repo = self.session.inner.repo.clone();
+        let mut w = self.work.lock().await;
+        let mut item = Self::folder_items(&repo, &mut w, from)
+            .await?
+            .remove(item_id)
+            .ok_or_else(|| Error::NotFound {
+                what: format!("item {item_id} in folder {from}"),
+            })?;
+        if let Some(n) = new_id {
+            item.id = n.to_string();
+        }
+        Self::folder_items(&repo, &mut w, to)
+            .await?
+            .insert(item.id.clone(), item);
+        Ok(())
+    }
+}
