@@ -15,6 +15,7 @@
 
 mod error;
 pub mod organizations;
+pub mod repositories;
 pub mod vault;
 
 use std::path::{Path, PathBuf};
