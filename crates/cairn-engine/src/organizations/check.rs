@@ -1,0 +1,395 @@
+//! The organization check, app-only with Cairn's application certificate: Graph
+//! connection and permissions, Exchange admin ("PowerShell") connection, mailbox access
+//! role (granting it when allowed), SharePoint access. The same steps run at the end of
+//! `add` and on every `cairn org check`.
+
+use std::sync::Arc;
+
+use cairn_m365::exchange::{Authorization, InScope, ScopeType};
+use cairn_m365::{Authenticator, ExchangeClient, GraphClient, Region, Resource};
+
+use super::model::{ServiceKind, Services};
+use super::permissions::{MAIL_ACCESS_ROLES, MAILBOX_ROLES, requirements};
+use super::report::{CheckReport, Status};
+use super::signin::{self, Who};
+
+/// The organization as the check sees it.
+pub(crate) struct Target<'a> {
+    pub name: &'a str,
+    pub region: Region,
+    pub tenant: &'a str,
+    pub app_id: &'a str,
+    pub services: &'a Services,
+}
+
+/// An administrator session that may assign the mailbox access role (authentication A
+/// with grant on).
+pub(crate) struct Granter<'a> {
+    pub exchange: &'a ExchangeClient,
+    pub upn: &'a str,
+}
+
+/// What the caller wants done about a missing mailbox role.
+pub(crate) enum Grant<'a> {
+    /// Grant is off: report a failure.
+    Off,
+    /// Grant is on and an administrator is signed in: assign the roles.
+    With(Granter<'a>),
+    /// Re-check without an administrator (`cairn org check`).
+    NoAdmin,
+}
+
+/// Runs the app-only steps; `app` signs in with the certificate.
+pub(crate) async fn run(
+    target: &Target<'_>,
+    app: Arc<Authenticator>,
+    grant: Grant<'_>,
+    report: &mut CheckReport,
+) {
+    // Sign-in as the application.
+    let graph_token = match app.token(Resource::Graph).await {
+        Ok(token) => token,
+        Err(err) => {
+            let message = signin::explain(
+                &err,
+                Who::App(target.app_id),
+                target.region,
+                target.tenant,
+                app.http(),
+            )
+            .await;
+            report.push(
+                "app-sign-in",
+                "Application sign-in",
+                Status::Failure,
+                message,
+            );
+            return;
+        }
+    };
+    report.push(
+        "app-sign-in",
+        "Application sign-in",
+        Status::Success,
+        format!(
+            "application {} signed in to tenant {} ({}) with its certificate",
+            target.app_id,
+            graph_token.claims.tid.as_deref().unwrap_or(target.tenant),
+            target.region
+        ),
+    );
+    let tenant_id = graph_token
+        .claims
+        .tid
+        .clone()
+        .unwrap_or_else(|| target.tenant.to_owned());
+    let graph = GraphClient::new(app.clone());
+    let exchange = ExchangeClient::new(app.clone(), tenant_id);
+    let needs = requirements(target.services);
+
+    // Graph connection and permissions.
+    let graph_roles = graph_token.claims.roles.clone();
+    let missing: Vec<&str> = needs
+        .iter()
+        .filter(|n| n.resource == Resource::Graph && !n.is_met(&graph_roles))
+        .map(|n| n.request)
+        .collect();
+    if !missing.is_empty() {
+        report.push(
+            "graph",
+            "Microsoft Graph connection",
+            Status::Failure,
+            format!(
+                "application {} lacks the Microsoft Graph application permissions {}: add them (App registrations > API permissions > Microsoft Graph > Application permissions), grant admin consent, then run cairn org check {}",
+                target.app_id,
+                missing.join(", "),
+                target.name
+            ),
+        );
+    } else {
+        match graph.users().await {
+            Ok(users) => report.push(
+                "graph",
+                "Microsoft Graph connection",
+                Status::Success,
+                format!(
+                    "connected to {}; application permissions present: {}; {} users visible",
+                    target.region.graph_host(),
+                    graph_roles.join(", "),
+                    users.len()
+                ),
+            ),
+            Err(err) => report.push(
+                "graph",
+                "Microsoft Graph connection",
+                Status::Failure,
+                format!(
+                    "Microsoft Graph refused to list users with the granted permissions: {err}"
+                ),
+            ),
+        }
+    }
+
+    if target.services.has(ServiceKind::Exchange) {
+        exchange_steps(target, &app, &exchange, grant, report).await;
+    }
+
+    if target.services.has(ServiceKind::SharePoint) {
+        let sites = needs
+            .iter()
+            .filter(|n| n.request.starts_with("Sites.") || n.request.starts_with("Files."));
+        let unmet: Vec<&str> = sites
+            .filter(|n| !n.is_met(&graph_roles))
+            .map(|n| n.request)
+            .collect();
+        if unmet.is_empty() {
+            let read_only = !graph_roles
+                .iter()
+                .any(|r| r == "Sites.ReadWrite.All" || r == "Sites.FullControl.All");
+            let note = if read_only {
+                " (read-only: restores to SharePoint will need Sites.ReadWrite.All)"
+            } else {
+                ""
+            };
+            report.push(
+                "sharepoint",
+                "SharePoint and OneDrive access",
+                Status::Success,
+                format!("the application can read SharePoint sites and OneDrive files{note}"),
+            );
+        } else {
+            report.push(
+                "sharepoint",
+                "SharePoint and OneDrive access",
+                Status::Failure,
+                format!(
+                    "the application lacks {} (Sites.Read.All, Sites.ReadWrite.All or Sites.FullControl.All for sites; Files.Read.All or Files.ReadWrite.All for OneDrive): add and consent them, then run cairn org check {}",
+                    unmet.join(", "),
+                    target.name
+                ),
+            );
+        }
+    }
+}
+
+async fn exchange_steps(
+    target: &Target<'_>,
+    app: &Arc<Authenticator>,
+    exchange: &ExchangeClient,
+    grant: Grant<'_>,
+    report: &mut CheckReport,
+) {
+    const KEY: &str = "exchange";
+    const NAME: &str = "Exchange Online PowerShell connection";
+    let token = match app.token(Resource::Exchange).await {
+        Ok(token) => token,
+        Err(err) => {
+            let message = signin::explain(
+                &err,
+                Who::App(target.app_id),
+                target.region,
+                target.tenant,
+                app.http(),
+            )
+            .await;
+            report.push(KEY, NAME, Status::Failure, message);
+            return;
+        }
+    };
+    if !token
+        .claims
+        .roles
+        .iter()
+        .any(|r| r == "Exchange.ManageAsApp")
+    {
+        report.push(
+            KEY,
+            NAME,
+            Status::Failure,
+            format!(
+                "application {} lacks the Office 365 Exchange Online permission Exchange.ManageAsApp: add it (API permissions > APIs my organization uses > Office 365 Exchange Online), grant admin consent, then run cairn org check {}",
+                target.app_id, target.name
+            ),
+        );
+        return;
+    }
+    let mailboxes = match exchange.mailboxes().await {
+        Ok(m) => m,
+        Err(err) => {
+            report.push(
+                KEY,
+                NAME,
+                Status::Failure,
+                format!("Exchange Online refused Get-Mailbox for the application: {err}"),
+            );
+            return;
+        }
+    };
+    report.push(
+        KEY,
+        NAME,
+        Status::Success,
+        format!(
+            "connected to {} as the application; {} mailboxes",
+            target.region.exchange_host(),
+            mailboxes.len()
+        ),
+    );
+
+    const ACCESS: &str = "mailbox-access";
+    let access = mailbox_access(target, exchange, &mailboxes).await;
+    match (access, grant) {
+        (Access::Error(message), _) => report.push(ACCESS, "Mailbox access role", Status::Failure, message),
+        (Access::Full(message), _) => report.push(ACCESS, "Mailbox access role", Status::Success, message),
+        (Access::Partial(message), _) => report.push(ACCESS, "Mailbox access role", Status::Warning, message),
+        (Access::None, Grant::Off) => report.push(
+            ACCESS,
+            "Mailbox access role",
+            Status::Failure,
+            format!(
+                "application {} holds no mailbox access role and grant is off: mailbox processing will not be possible. Assign it (New-ManagementRoleAssignment -App {} -Role \"Application Mail.ReadWrite\") or add the organization again with grant on, then run cairn org check {}",
+                target.app_id, target.app_id, target.name
+            ),
+        ),
+        (Access::None, Grant::NoAdmin) => report.push(
+            ACCESS,
+            "Mailbox access role",
+            Status::Failure,
+            format!(
+                "application {} holds no mailbox access role: mailbox processing will not be possible. An Exchange administrator can assign it: New-ManagementRoleAssignment -App {} -Role \"Application Mail.ReadWrite\"; then run cairn org check {}",
+                target.app_id, target.app_id, target.name
+            ),
+        ),
+        (Access::None, Grant::With(granter)) => {
+            report.push(
+                ACCESS,
+                "Mailbox access role",
+                Status::Warning,
+                format!(
+                    "application {} holds no mailbox access role: Cairn assigns {} organization-wide as {}",
+                    target.app_id,
+                    MAILBOX_ROLES.join(", "),
+                    granter.upn
+                ),
+            );
+            for role in MAILBOX_ROLES {
+                if let Err(err) = granter.exchange.new_role_assignment(target.app_id, role, None).await {
+                    let message = match err.service() {
+                        Some(e) if e.is_access_denied() => format!(
+                            "Exchange refused to assign \"{role}\": {} lacks the Role Management permission of the Exchange \"Organization Management\" role group. Add {} to Organization Management (Exchange admin center > Roles > Admin roles) or let an Exchange administrator run New-ManagementRoleAssignment -App {} -Role \"{role}\", then run cairn org check {}",
+                            granter.upn, granter.upn, target.app_id, target.name
+                        ),
+                        _ => format!("assigning \"{role}\" failed: {err}"),
+                    };
+                    report.push(ACCESS, "Mailbox access role (assignment)", Status::Failure, message);
+                    return;
+                }
+            }
+            let status_message = match mailbox_access(target, exchange, &mailboxes).await {
+                Access::Full(m) => (Status::Success, m),
+                Access::Partial(m) => (Status::Warning, m),
+                Access::Error(m) => (Status::Failure, m),
+                Access::None => (
+                    Status::Failure,
+                    format!(
+                        "the roles were assigned but Exchange does not report them yet (role changes can take time to apply): run cairn org check {} later",
+                        target.name
+                    ),
+                ),
+            };
+            report.push(ACCESS, "Mailbox access role (re-check)", status_message.0, status_message.1);
+        }
+    }
+}
+
+enum Access {
+    None,
+    Full(String),
+    Partial(String),
+    Error(String),
+}
+
+fn is_mail_role(a: &Authorization) -> bool {
+    MAIL_ACCESS_ROLES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(&a.role_name))
+}
+
+async fn mailbox_access(
+    target: &Target<'_>,
+    exchange: &ExchangeClient,
+    mailboxes: &[cairn_m365::exchange::Mailbox],
+) -> Access {
+    let rows = match exchange.test_authorization(target.app_id, None).await {
+        Ok(rows) => rows,
+        Err(err) if err.service().is_some_and(|e| e.is_not_found()) => return Access::None,
+        Err(err) => {
+            return Access::Error(format!("Test-ServicePrincipalAuthorization failed: {err}"));
+        }
+    };
+    let mail: Vec<&Authorization> = rows.iter().filter(|a| is_mail_role(a)).collect();
+    if mail.is_empty() {
+        return Access::None;
+    }
+    if let Some(org_wide) = mail
+        .iter()
+        .find(|a| a.scope_type == ScopeType::Organization)
+    {
+        return Access::Full(format!(
+            "\"{}\" is assigned organization-wide: all {} mailboxes can be processed",
+            org_wide.role_name,
+            mailboxes.len()
+        ));
+    }
+    let scopes: Vec<String> = mail
+        .iter()
+        .map(|a| {
+            format!(
+                "\"{}\" limited to {}",
+                a.role_name, a.allowed_resource_scope
+            )
+        })
+        .collect();
+    let mut outside = Vec::new();
+    for mailbox in mailboxes {
+        let address = if mailbox.primary_smtp_address.is_empty() {
+            &mailbox.user_principal_name
+        } else {
+            &mailbox.primary_smtp_address
+        };
+        match exchange
+            .test_authorization(target.app_id, Some(address))
+            .await
+        {
+            Ok(rows) => {
+                if !rows
+                    .iter()
+                    .any(|a| is_mail_role(a) && a.in_scope == InScope::Yes)
+                {
+                    outside.push(address.clone());
+                }
+            }
+            Err(err) => {
+                return Access::Error(format!(
+                    "Test-ServicePrincipalAuthorization -Resource {address} failed: {err}"
+                ));
+            }
+        }
+    }
+    if outside.is_empty() {
+        return Access::Full(format!(
+            "{}: all {} mailboxes are inside the scope",
+            scopes.join("; "),
+            mailboxes.len()
+        ));
+    }
+    Access::Partial(format!(
+        "partial access: {}; {} of {} mailboxes are outside and will not be backed up: {}. To back them up, widen the scope or assign the role organization-wide (New-ManagementRoleAssignment -App {} -Role \"Application Mail.ReadWrite\"), then run cairn org check {}",
+        scopes.join("; "),
+        outside.len(),
+        mailboxes.len(),
+        outside.join(", "),
+        target.app_id,
+        target.name
+    ))
+}
