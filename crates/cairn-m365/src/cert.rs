@@ -199,6 +199,19 @@ impl AppCertificate {
     }
 }
 
+/// SHA-1 thumbprint (upper-case hex) of the first certificate in PEM text.
+pub fn thumbprint_of_pem(pem_text: &str) -> Option<String> {
+    let block = pem::parse_many(pem_text)
+        .ok()?
+        .into_iter()
+        .find(|b| b.tag() == "CERTIFICATE")?;
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        block.contents(),
+    );
+    Some(hex::encode_upper(digest.as_ref()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +225,7 @@ mod tests {
         assert_eq!(loaded.cert_der(), cert.cert_der());
         assert_eq!(loaded.x5t(), cert.x5t());
         assert_eq!(loaded.thumbprint().len(), 40);
+        assert_eq!(thumbprint_of_pem(&pem_text), Some(cert.thumbprint()));
         let (_, parsed) = x509_parser::parse_x509_certificate(cert.cert_der()).expect("x509");
         assert!(parsed.subject().to_string().contains("Cairn Backup test"));
         assert!(
