@@ -4,39 +4,34 @@
 
 use cairn_m365::{Error, Region, SignInFailure};
 
-/// Finds the cloud a tenant lives in from the authorities' OpenID metadata
-/// (`msgraph_host` tells the US clouds apart).
+/// Finds the cloud a tenant lives in. Entra answers a tenant's OpenID metadata from any
+/// cloud's authority, naming the tenant's own cloud (`msgraph_host`,
+/// `cloud_instance_name`): that is how clients learn where to go.
 pub(crate) async fn discover_region(
     http: &reqwest::Client,
     tenant: &str,
-    except: Region,
+    asked: Region,
 ) -> Option<Region> {
-    let mut seen_authorities = Vec::new();
-    for candidate in Region::ALL {
-        if candidate == except || seen_authorities.contains(&candidate.authority_host()) {
-            continue;
-        }
-        seen_authorities.push(candidate.authority_host());
-        let url = format!(
-            "https://{}/{tenant}/v2.0/.well-known/openid-configuration",
-            candidate.authority_host()
-        );
-        let Ok(response) = http.get(&url).send().await else {
-            continue;
-        };
-        if !response.status().is_success() {
-            continue;
-        }
-        let Ok(meta) = response.json::<serde_json::Value>().await else {
-            continue;
-        };
-        let graph = meta.get("msgraph_host").and_then(|v| v.as_str());
-        let by_graph = Region::ALL.into_iter().find(|r| {
-            Some(r.graph_host()) == graph && r.authority_host() == candidate.authority_host()
-        });
-        return Some(by_graph.unwrap_or(candidate));
+    let url = format!(
+        "https://{}/{tenant}/v2.0/.well-known/openid-configuration",
+        asked.authority_host()
+    );
+    let response = http.get(&url).send().await.ok()?;
+    if !response.status().is_success() {
+        return None;
     }
-    None
+    let meta = response.json::<serde_json::Value>().await.ok()?;
+    let graph = meta.get("msgraph_host").and_then(|v| v.as_str());
+    if let Some(region) = Region::ALL
+        .into_iter()
+        .find(|r| Some(r.graph_host()) == graph)
+    {
+        return Some(region);
+    }
+    let instance = meta.get("cloud_instance_name").and_then(|v| v.as_str())?;
+    Region::ALL
+        .into_iter()
+        .find(|r| r.authority_host().ends_with(instance))
 }
 
 /// Who was signing in, for the messages.
@@ -72,7 +67,10 @@ pub(crate) async fn explain(
         .unwrap_or_default();
     let text = match (entra.kind(), &who) {
         (SignInFailure::OtherCloud, _) | (SignInFailure::TenantNotFound, _) => {
-            match discover_region(http, tenant, region).await {
+            match discover_region(http, tenant, region)
+                .await
+                .filter(|r| *r != region)
+            {
                 Some(right) => format!(
                     "the tenant {tenant} is not in the {region} cloud but in {right}: run again with --region {right}"
                 ),
