@@ -1,0 +1,570 @@
+//! Directory reads: organization, domains, users, groups and members, directory roles
+//! and role assignments.
+
+use std::collections::HashMap;
+
+use axum::Extension;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, Uri};
+use serde_json::{Value, json};
+
+use super::{GraphError, ListQuery, caller, collection, entity};
+use crate::auth::{Caller, Principal};
+use crate::catalog;
+use crate::scenario::GroupKind;
+use crate::server::{Origin, Shared};
+use crate::state::{Group, TenantState, User};
+
+type Params = Query<HashMap<String, String>>;
+
+const USER_READ_ROLES: &[&str] = &["User.Read.All", "User.ReadWrite.All", "Directory.Read.All"];
+const USER_READ_SCOPES: &[&str] = &[
+    "User.Read",
+    "User.Read.All",
+    "User.ReadBasic.All",
+    "Directory.Read.All",
+];
+
+/// Graph's JSON of a user: every property; `$select` trims, and without `$select` only
+/// the default set is returned, as Graph does.
+pub fn user_json(u: &User) -> Value {
+    json!({
+        "businessPhones": [],
+        "displayName": u.display_name,
+        "givenName": u.given_name,
+        "jobTitle": null,
+        "mail": u.mail(),
+        "mobilePhone": null,
+        "officeLocation": null,
+        "preferredLanguage": null,
+        "surname": u.surname,
+        "userPrincipalName": u.upn,
+        "id": u.id.to_string(),
+        "accountEnabled": u.account_enabled,
+        "department": u.department,
+        "mailNickname": u.alias(),
+        "userType": "Member",
+        "assignedLicenses": if u.licensed {
+            json!([{"disabledPlans": [], "skuId": catalog::LICENSE_SKU_ID}])
+        } else {
+            json!([])
+        },
+    })
+}
+
+const USER_DEFAULT: &[&str] = &[
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
+];
+
+fn default_user(v: &Value) -> Value {
+    let f: Vec<String> = USER_DEFAULT.iter().map(|s| s.to_string()).collect();
+    super::query::select(v, &f)
+}
+
+/// Graph's JSON of a group.
+pub fn group_json(g: &Group, t: &TenantState) -> Value {
+    let unified = g.kind == GroupKind::Microsoft365;
+    json!({
+        "id": g.id.to_string(),
+        "deletedDateTime": null,
+        "createdDateTime": "2026-01-05T09:00:00Z",
+        "description": null,
+        "displayName": g.display_name,
+        "groupTypes": if unified { json!(["Unified"]) } else { json!([]) },
+        "mail": if unified { json!(format!("{}@{}", g.mail_nickname, t.default_domain)) } else { Value::Null },
+        "mailEnabled": unified,
+        "mailNickname": g.mail_nickname,
+        "securityEnabled": !unified,
+        "visibility": if unified { json!("Private") } else { Value::Null },
+    })
+}
+
+fn list_query<'a>(
+    params: &'a HashMap<String, String>,
+    headers: &'a HeaderMap,
+    uri: &'a Uri,
+    context: &str,
+) -> ListQuery<'a> {
+    ListQuery {
+        params,
+        headers,
+        path: uri.path(),
+        context: context.to_string(),
+        page_size: 100,
+    }
+}
+
+/// Runs `f` with the caller's tenant.
+pub fn with_tenant<R>(
+    sim: &Shared,
+    c: &Caller,
+    f: impl FnOnce(&TenantState) -> Result<R, GraphError>,
+) -> Result<R, GraphError> {
+    let state = sim.read();
+    let t = state
+        .tenant_by_id(c.tenant)
+        .ok_or_else(|| GraphError::not_found(&c.tenant.to_string()))?;
+    f(t)
+}
+
+fn require(c: &Caller, roles: &[&str], scopes: &[&str]) -> Result<(), GraphError> {
+    if c.has_permission(roles, scopes) {
+        Ok(())
+    } else {
+        Err(GraphError::denied())
+    }
+}
+
+pub(super) async fn organization(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Query(p): Params,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    require(
+        &c,
+        &[
+            "Organization.Read.All",
+            "Directory.Read.All",
+            "User.Read.All",
+        ],
+        &["User.Read", "Organization.Read.All", "Directory.Read.All"],
+    )?;
+    let item = with_tenant(&sim, &c, |t| {
+        Ok(json!({
+            "id": t.id.to_string(),
+            "displayName": t.display_name,
+            "tenantType": "AAD",
+            "countryLetterCode": "US",
+            "verifiedDomains": t.domains.iter().enumerate().map(|(i, d)| json!({
+                "capabilities": "Email, OfficeCommunicationsOnline",
+                "isDefault": *d == t.default_domain,
+                "isInitial": i == 0,
+                "name": d,
+                "type": "Managed",
+            })).collect::<Vec<_>>(),
+        }))
+    })?;
+    collection(
+        &origin,
+        list_query(&p, &headers, &uri, "organization"),
+        vec![item],
+    )
+}
+
+pub(super) async fn domains(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Query(p): Params,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    require(
+        &c,
+        &["Domain.Read.All", "Directory.Read.All"],
+        &["Domain.Read.All", "Directory.Read.All", "User.Read"],
+    )?;
+    let items = with_tenant(&sim, &c, |t| {
+        Ok(t.domains
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                json!({
+                    "authenticationType": "Managed",
+                    "availabilityStatus": null,
+                    "id": d,
+                    "isAdminManaged": true,
+                    "isDefault": *d == t.default_domain,
+                    "isInitial": i == 0,
+                    "isRoot": true,
+                    "isVerified": true,
+                    "supportedServices": ["Email", "OfficeCommunicationsOnline"],
+                })
+            })
+            .collect())
+    })?;
+    collection(&origin, list_query(&p, &headers, &uri, "domains"), items)
+}
+
+pub(super) async fn users(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Query(p): Params,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    require(&c, USER_READ_ROLES, USER_READ_SCOPES)?;
+    let items: Vec<Value> = with_tenant(&sim, &c, |t| Ok(t.users.iter().map(user_json).collect()))?;
+    let resp = collection(&origin, list_query(&p, &headers, &uri, "users"), items)?;
+    if p.contains_key("$select") {
+        return Ok(resp);
+    }
+    trim_defaults(resp).await
+}
+
+/// Without `$select` Graph returns the default property set only.
+async fn trim_defaults(resp: Response) -> Result<Response, GraphError> {
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .map_err(|_| GraphError::bad_request("internal"))?;
+    let mut v: Value =
+        serde_json::from_slice(&bytes).map_err(|_| GraphError::bad_request("internal"))?;
+    if let Some(items) = v.get_mut("value").and_then(Value::as_array_mut) {
+        for i in items.iter_mut() {
+            *i = default_user(i);
+        }
+    }
+    Ok(crate::server::json_response(parts.status, &v))
+}
+
+fn find_user<'t>(t: &'t TenantState, c: &Caller, id: &str) -> Result<&'t User, GraphError> {
+    if id == "me" {
+        if let Principal::User { user_id, .. } = &c.principal {
+            return t
+                .user_by_id(*user_id)
+                .ok_or_else(|| GraphError::not_found(id));
+        }
+        return Err(GraphError::bad_request(
+            "/me request is only valid with delegated authentication flow.",
+        ));
+    }
+    t.user(id).ok_or_else(|| GraphError::not_found(id))
+}
+
+pub(super) async fn user(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path(id): Path<String>,
+    Query(p): Params,
+    headers: HeaderMap,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    let is_self = matches!(&c.principal, Principal::User { user_id, upn, .. }
+        if user_id.to_string().eq_ignore_ascii_case(&id) || upn.eq_ignore_ascii_case(&id));
+    if !is_self {
+        require(&c, USER_READ_ROLES, USER_READ_SCOPES)?;
+    }
+    let v = with_tenant(&sim, &c, |t| Ok(user_json(find_user(t, &c, &id)?)))?;
+    let v = if p.contains_key("$select") {
+        v
+    } else {
+        default_user(&v)
+    };
+    Ok(entity(&origin, "users/$entity", v, p.get("$select")))
+}
+
+pub(super) async fn me(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Query(p): Params,
+    headers: HeaderMap,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    let v = with_tenant(&sim, &c, |t| Ok(user_json(find_user(t, &c, "me")?)))?;
+    let v = if p.contains_key("$select") {
+        v
+    } else {
+        default_user(&v)
+    };
+    Ok(entity(&origin, "users/$entity", v, p.get("$select")))
+}
+
+fn role_object_id(t: &TenantState, template: &str) -> String {
+    catalog::derived_id(&t.id, "directoryRole", template).to_string()
+}
+
+fn directory_role_json(t: &TenantState, r: &catalog::DirectoryRoleTemplate) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.directoryRole",
+        "id": role_object_id(t, r.template_id),
+        "deletedDateTime": null,
+        "description": r.description,
+        "displayName": r.display_name,
+        "roleTemplateId": r.template_id,
+    })
+}
+
+fn member_of_json(t: &TenantState, u: &User) -> Vec<Value> {
+    let mut out: Vec<Value> = catalog::DIRECTORY_ROLES
+        .iter()
+        .filter(|r| u.directory_roles.iter().any(|id| id == r.template_id))
+        .map(|r| directory_role_json(t, r))
+        .collect();
+    for g in t.groups.iter().filter(|g| g.members.contains(&u.id)) {
+        let mut v = group_json(g, t);
+        v["@odata.type"] = json!("#microsoft.graph.group");
+        out.push(v);
+    }
+    out
+}
+
+pub(super) async fn my_member_of(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Query(p): Params,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    let items = with_tenant(&sim, &c, |t| Ok(member_of_json(t, find_user(t, &c, "me")?)))?;
+    collection(
+        &origin,
+        list_query(&p, &headers, &uri, "directoryObjects"),
+        items,
+    )
+}
+
+pub(super) async fn member_of(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path(id): Path<String>,
+    Query(p): Params,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    require(
+        &c,
+        &["Directory.Read.All", "GroupMember.Read.All"],
+        &["Directory.Read.All", "User.Read.All"],
+    )?;
+    let items = with_tenant(&sim, &c, |t| Ok(member_of_json(t, find_user(t, &c, &id)?)))?;
+    collection(
+        &origin,
+        list_query(&p, &headers, &uri, "directoryObjects"),
+        items,
+    )
+}
+
+const GROUP_READ_ROLES: &[&str] = &[
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "Directory.Read.All",
+];
+const GROUP_READ_SCOPES: &[&str] = &["Group.Read.All", "Directory.Read.All", "User.Read.All"];
+
+pub(super) async fn groups(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Query(p): Params,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    require(&c, GROUP_READ_ROLES, GROUP_READ_SCOPES)?;
+    let items = with_tenant(&sim, &c, |t| {
+        Ok(t.groups.iter().map(|g| group_json(g, t)).collect())
+    })?;
+    collection(&origin, list_query(&p, &headers, &uri, "groups"), items)
+}
+
+fn find_group<'t>(t: &'t TenantState, id: &str) -> Result<&'t Group, GraphError> {
+    t.groups
+        .iter()
+        .find(|g| g.id.to_string().eq_ignore_ascii_case(id))
+        .ok_or_else(|| GraphError::not_found(id))
+}
+
+pub(super) async fn group(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path(id): Path<String>,
+    Query(p): Params,
+    headers: HeaderMap,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    require(&c, GROUP_READ_ROLES, GROUP_READ_SCOPES)?;
+    let v = with_tenant(&sim, &c, |t| Ok(group_json(find_group(t, &id)?, t)))?;
+    Ok(entity(&origin, "groups/$entity", v, p.get("$select")))
+}
+
+pub(super) async fn group_members(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path(id): Path<String>,
+    Query(p): Params,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    require(&c, GROUP_READ_ROLES, GROUP_READ_SCOPES)?;
+    let items = with_tenant(&sim, &c, |t| {
+        let g = find_group(t, &id)?;
+        Ok(g.members
+            .iter()
+            .filter_map(|m| t.user_by_id(*m))
+            .map(|u| {
+                let mut v = default_user(&user_json(u));
+                v["@odata.type"] = json!("#microsoft.graph.user");
+                v
+            })
+            .collect())
+    })?;
+    collection(
+        &origin,
+        list_query(&p, &headers, &uri, "directoryObjects"),
+        items,
+    )
+}
+
+const ROLE_READ_ROLES: &[&str] = &["RoleManagement.Read.Directory", "Directory.Read.All"];
+const ROLE_READ_SCOPES: &[&str] = &[
+    "RoleManagement.Read.Directory",
+    "RoleManagement.ReadWrite.Directory",
+    "Directory.Read.All",
+    "User.Read",
+];
+
+fn active_roles(t: &TenantState) -> Vec<&'static catalog::DirectoryRoleTemplate> {
+    catalog::DIRECTORY_ROLES
+        .iter()
+        .filter(|r| {
+            t.users
+                .iter()
+                .any(|u| u.directory_roles.iter().any(|id| id == r.template_id))
+        })
+        .collect()
+}
+
+pub(super) async fn directory_roles(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Query(p): Params,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    require(&c, ROLE_READ_ROLES, ROLE_READ_SCOPES)?;
+    let items = with_tenant(&sim, &c, |t| {
+        Ok(active_roles(t)
+            .into_iter()
+            .map(|r| {
+                let mut v = directory_role_json(t, r);
+                if let Some(m) = v.as_object_mut() {
+                    m.remove("@odata.type");
+                }
+                v
+            })
+            .collect())
+    })?;
+    collection(
+        &origin,
+        list_query(&p, &headers, &uri, "directoryRoles"),
+        items,
+    )
+}
+
+fn find_role<'t>(
+    t: &'t TenantState,
+    id: &str,
+) -> Result<&'static catalog::DirectoryRoleTemplate, GraphError> {
+    // Accepts the object id or, like `directoryRoles(roleTemplateId='…')`, the template id.
+    let id = id
+        .strip_prefix("roleTemplateId=")
+        .map(|s| s.trim_matches('\''))
+        .unwrap_or(id);
+    active_roles(t)
+        .into_iter()
+        .find(|r| r.template_id.eq_ignore_ascii_case(id) || role_object_id(t, r.template_id) == id)
+        .ok_or_else(|| GraphError::not_found(id))
+}
+
+pub(super) async fn directory_role(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    require(&c, ROLE_READ_ROLES, ROLE_READ_SCOPES)?;
+    let v = with_tenant(&sim, &c, |t| {
+        let mut v = directory_role_json(t, find_role(t, &id)?);
+        if let Some(m) = v.as_object_mut() {
+            m.remove("@odata.type");
+        }
+        Ok(v)
+    })?;
+    Ok(entity(&origin, "directoryRoles/$entity", v, None))
+}
+
+pub(super) async fn directory_role_members(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path(id): Path<String>,
+    Query(p): Params,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    require(&c, ROLE_READ_ROLES, ROLE_READ_SCOPES)?;
+    let items = with_tenant(&sim, &c, |t| {
+        let r = find_role(t, &id)?;
+        Ok(t.users
+            .iter()
+            .filter(|u| u.directory_roles.iter().any(|x| x == r.template_id))
+            .map(|u| {
+                let mut v = default_user(&user_json(u));
+                v["@odata.type"] = json!("#microsoft.graph.user");
+                v
+            })
+            .collect())
+    })?;
+    collection(
+        &origin,
+        list_query(&p, &headers, &uri, "directoryObjects"),
+        items,
+    )
+}
+
+pub(super) async fn role_assignments(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Query(p): Params,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    require(&c, ROLE_READ_ROLES, ROLE_READ_SCOPES)?;
+    let items = with_tenant(&sim, &c, |t| {
+        let mut out = Vec::new();
+        for u in &t.users {
+            for r in &u.directory_roles {
+                out.push(json!({
+                    "id": crate::jwt::b64url(catalog::derived_id(&t.id, "roleAssignment", &format!("{}/{r}", u.id)).as_bytes()),
+                    "principalId": u.id.to_string(),
+                    "roleDefinitionId": r,
+                    "directoryScopeId": "/",
+                }));
+            }
+        }
+        Ok(out)
+    })?;
+    // `$filter=principalId eq '…'` is a plain equality; not an advanced query.
+    collection(
+        &origin,
+        list_query(
+            &p,
+            &headers,
+            &uri,
+            "roleManagement/directory/roleAssignments",
+        ),
+        items,
+    )
+    .map(IntoResponse::into_response)
+}
