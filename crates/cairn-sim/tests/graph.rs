@@ -1,0 +1,572 @@
+//! Microsoft Graph over real HTTPS: paging, filters, app registration and consent with
+//! Graph's authorization, and mailbox access decided by Exchange RBAC scopes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const G: &str = "graph.microsoft.com";
+
+#[tokio::test]
+async fn users_page_with_top_and_next_link_returns_every_user_once() {
+    let sim = start().await;
+    let token = sim
+        .graph_token(
+            "contoso.com",
+            "admin@contoso.onmicrosoft.com",
+            "Contoso-Admin-2026!",
+        )
+        .await;
+    let mut url = sim.url(G, "/v1.0/users?$top=3&$select=id,userPrincipalName,department,assignedLicenses,accountEnabled");
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let (s, page) = sim.get(&url, &token).await;
+        assert_eq!(s, 200, "{page}");
+        assert!(
+            page["@odata.context"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://graph.microsoft.com/v1.0/$metadata#users(")
+        );
+        let items = page["value"].as_array().unwrap();
+        assert!(items.len() <= 3);
+        seen.extend(items.iter().cloned());
+        pages += 1;
+        match page["@odata.nextLink"].as_str() {
+            Some(next) => url = next.to_string(),
+            None => break,
+        }
+    }
+    let state = sim.handle.tenant_state("contoso").unwrap();
+    assert_eq!(pages, state.users.len().div_ceil(3));
+    let got: BTreeSet<String> = seen
+        .iter()
+        .map(|u| u["userPrincipalName"].as_str().unwrap().to_string())
+        .collect();
+    let want: BTreeSet<String> = state.users.iter().map(|u| u.upn.clone()).collect();
+    assert_eq!(got, want);
+    assert_eq!(seen.len(), want.len());
+    let alice = seen
+        .iter()
+        .find(|u| u["userPrincipalName"] == "alice@contoso.com")
+        .unwrap();
+    assert_eq!(alice["department"], "Sales");
+    assert_eq!(alice["assignedLicenses"].as_array().unwrap().len(), 1);
+    let disabled = seen
+        .iter()
+        .find(|u| u["userPrincipalName"] == "disabled@contoso.com")
+        .unwrap();
+    assert_eq!(disabled["accountEnabled"], false);
+    // Without $select: the default property set only.
+    let (_, page) = sim
+        .get(&sim.url(G, "/v1.0/users/alice@contoso.com"), &token)
+        .await;
+    assert_eq!(page["mail"], "alice@contoso.com");
+    assert!(page.get("department").is_none());
+}
+
+#[tokio::test]
+async fn licensed_users_need_eventual_consistency_and_count() {
+    let sim = start().await;
+    let token = sim
+        .graph_token(
+            "contoso.com",
+            "admin@contoso.onmicrosoft.com",
+            "Contoso-Admin-2026!",
+        )
+        .await;
+    let url = sim.url(
+        G,
+        "/v1.0/users?$filter=assignedLicenses/$count ne 0&$count=true&$select=userPrincipalName",
+    );
+    let (s, e) = sim.get(&url, &token).await;
+    assert_eq!(s, 400);
+    assert_eq!(e["error"]["code"], "Request_UnsupportedQuery");
+    let r = sim
+        .http
+        .get(&url)
+        .bearer_auth(&token)
+        .header("ConsistencyLevel", "eventual")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page: Value = r.json().await.unwrap();
+    let upns: BTreeSet<&str> = page["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userPrincipalName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        upns,
+        BTreeSet::from(["alice@contoso.com", "bob@contoso.com", "carol@contoso.com"])
+    );
+    assert_eq!(page["@odata.count"], 3);
+}
+
+#[tokio::test]
+async fn directory_reads_organization_groups_roles() {
+    let sim = start().await;
+    let token = sim
+        .graph_token(
+            "contoso.com",
+            "helpdesk@contoso.com",
+            "Contoso-Helpdesk-2026!",
+        )
+        .await;
+    let (s, org) = sim.get(&sim.url(G, "/v1.0/organization"), &token).await;
+    assert_eq!(s, 200, "{org}");
+    assert_eq!(
+        org["value"][0]["id"],
+        "8f6c5a34-0c7e-4c41-9a3e-1c2b3d4e5f60"
+    );
+    let (_, domains) = sim.get(&sim.url(G, "/v1.0/domains"), &token).await;
+    let names: Vec<&str> = domains["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["contoso.onmicrosoft.com", "contoso.com"]);
+    let (_, groups) = sim
+        .get(
+            &sim.url(G, "/v1.0/groups?$filter=groupTypes/any(c:c eq 'Unified')"),
+            &token,
+        )
+        .await;
+    let groups = groups["value"].as_array().unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0]["displayName"], "All Company");
+    let gid = groups[0]["id"].as_str().unwrap();
+    let (_, members) = sim
+        .get(&sim.url(G, &format!("/v1.0/groups/{gid}/members")), &token)
+        .await;
+    let m: BTreeSet<&str> = members["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userPrincipalName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        m,
+        BTreeSet::from(["alice@contoso.com", "bob@contoso.com", "carol@contoso.com"])
+    );
+    let (_, roles) = sim.get(&sim.url(G, "/v1.0/directoryRoles"), &token).await;
+    let ga = roles["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["displayName"] == "Global Administrator")
+        .unwrap();
+    let (_, gam) = sim
+        .get(
+            &sim.url(
+                G,
+                &format!(
+                    "/v1.0/directoryRoles/{}/members",
+                    ga["id"].as_str().unwrap()
+                ),
+            ),
+            &token,
+        )
+        .await;
+    let m: BTreeSet<&str> = gam["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userPrincipalName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        m,
+        BTreeSet::from(["admin@contoso.onmicrosoft.com", "mfa.admin@contoso.com"])
+    );
+    let (s, e) = sim
+        .get(&sim.url(G, "/v1.0/users/nobody@contoso.com"), &token)
+        .await;
+    assert_eq!(s, 404);
+    assert_eq!(e["error"]["code"], "Request_ResourceNotFound");
+}
+
+#[tokio::test]
+async fn graph_service_principal_exposes_real_app_role_ids() {
+    let sim = start().await;
+    let token = sim
+        .graph_token(
+            "contoso.com",
+            "admin@contoso.onmicrosoft.com",
+            "Contoso-Admin-2026!",
+        )
+        .await;
+    let (s, page) = sim
+        .get(
+            &sim.url(
+                G,
+                "/v1.0/servicePrincipals?$filter=appId eq '00000003-0000-0000-c000-000000000000'",
+            ),
+            &token,
+        )
+        .await;
+    assert_eq!(s, 200, "{page}");
+    let sp = &page["value"][0];
+    let role = |v: &str| {
+        sp["appRoles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["value"] == v)
+            .unwrap()["id"]
+            .clone()
+    };
+    assert_eq!(
+        role("Mail.ReadWrite"),
+        "e2a3a72e-5f79-4c64-b1b1-878b674786c9"
+    );
+    assert_eq!(
+        role("User.Read.All"),
+        "df021288-bdef-4463-88db-98f22de89214"
+    );
+    let (_, page) = sim
+        .get(
+            &sim.url(
+                G,
+                "/v1.0/servicePrincipals?$filter=appId eq '00000002-0000-0ff1-ce00-000000000000'",
+            ),
+            &token,
+        )
+        .await;
+    let exo = &page["value"][0];
+    assert_eq!(exo["appRoles"][0]["value"], "Exchange.ManageAsApp");
+    assert_eq!(
+        exo["appRoles"][0]["id"],
+        "dc50a0fb-09a3-484d-be87-e023b12c6440"
+    );
+}
+
+/// Registers an app with a certificate, creates its service principal and grants it
+/// Graph permissions, as Cairn's set-up does; returns (appId, sp id, credential PEM).
+pub async fn register_app(sim: &Sim, token: &str, perms: &[&str]) -> (String, String, String) {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec![])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(cert.der());
+    let (s, app) = sim
+        .send_json(
+            Method::POST,
+            &sim.url(G, "/v1.0/applications"),
+            token,
+            &json!({"displayName": "Cairn Backup (test)"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{app}");
+    let (object_id, app_id) = (
+        app["id"].as_str().unwrap().to_string(),
+        app["appId"].as_str().unwrap().to_string(),
+    );
+    let (s, e) = sim
+        .send_json(Method::PATCH, &sim.url(G, &format!("/v1.0/applications/{object_id}")), token, &json!({"keyCredentials": [{"type": "AsymmetricX509Cert", "usage": "Verify", "key": b64}]}))
+        .await;
+    assert_eq!(s, 204, "{e}");
+    let (s, sp) = sim
+        .send_json(
+            Method::POST,
+            &sim.url(G, "/v1.0/servicePrincipals"),
+            token,
+            &json!({"appId": app_id}),
+        )
+        .await;
+    assert_eq!(s, 201, "{sp}");
+    let sp_id = sp["id"].as_str().unwrap().to_string();
+    let (_, page) = sim
+        .get(
+            &sim.url(
+                G,
+                "/v1.0/servicePrincipals?$filter=appId eq '00000003-0000-0000-c000-000000000000'",
+            ),
+            token,
+        )
+        .await;
+    let graph = &page["value"][0];
+    for p in perms {
+        let role_id = graph["appRoles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["value"] == *p)
+            .unwrap()["id"]
+            .clone();
+        let (s, a) = sim
+            .send_json(
+                Method::POST,
+                &sim.url(
+                    G,
+                    &format!(
+                        "/v1.0/servicePrincipals/{}/appRoleAssignedTo",
+                        graph["id"].as_str().unwrap()
+                    ),
+                ),
+                token,
+                &json!({"principalId": sp_id, "resourceId": graph["id"], "appRoleId": role_id}),
+            )
+            .await;
+        assert_eq!(s, 201, "{a}");
+    }
+    (
+        app_id,
+        sp_id,
+        format!("{}{}", cert.pem(), key.serialize_pem()),
+    )
+}
+
+#[tokio::test]
+async fn app_registration_and_consent_follow_graph_authorization() {
+    let sim = start().await;
+    let helpdesk = sim
+        .graph_token(
+            "contoso.com",
+            "helpdesk@contoso.com",
+            "Contoso-Helpdesk-2026!",
+        )
+        .await;
+    let (s, e) = sim
+        .send_json(
+            Method::POST,
+            &sim.url(G, "/v1.0/applications"),
+            &helpdesk,
+            &json!({"displayName": "x"}),
+        )
+        .await;
+    assert_eq!(s, 403);
+    assert_eq!(e["error"]["code"], "Authorization_RequestDenied");
+    assert_eq!(
+        e["error"]["message"],
+        "Insufficient privileges to complete the operation."
+    );
+
+    let appadmin = sim
+        .graph_token(
+            "contoso.com",
+            "appadmin@contoso.com",
+            "Contoso-AppAdmin-2026!",
+        )
+        .await;
+    let (app_id, sp_id, pem) =
+        register_app(&sim, &appadmin, &["Mail.ReadWrite", "User.Read.All"]).await;
+    let state = sim.handle.tenant_state("contoso").unwrap();
+    assert_eq!(
+        state.granted_roles(&app_id, "00000003-0000-0000-c000-000000000000"),
+        ["Mail.ReadWrite", "User.Read.All"]
+    );
+    assert_eq!(
+        state
+            .application_by_app_id(&app_id)
+            .unwrap()
+            .key_credentials
+            .len(),
+        1
+    );
+    let (_, found) = sim
+        .get(
+            &sim.url(
+                G,
+                &format!("/v1.0/applications?$filter=appId eq '{app_id}'"),
+            ),
+            &appadmin,
+        )
+        .await;
+    assert_eq!(found["value"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        found["value"][0]["keyCredentials"][0]["type"],
+        "AsymmetricX509Cert"
+    );
+
+    // The new app signs in with its certificate and gets exactly the consented roles.
+    let (s, b) = sim
+        .app_token_cert(
+            "contoso.com",
+            &app_id,
+            &pem,
+            "https://graph.microsoft.com/.default",
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let c = claims(b["access_token"].as_str().unwrap());
+    assert_eq!(c["roles"], json!(["Mail.ReadWrite", "User.Read.All"]));
+    assert_eq!(c["oid"], sp_id);
+    let app_token = b["access_token"].as_str().unwrap();
+    let (s, _) = sim.get(&sim.url(G, "/v1.0/users"), app_token).await;
+    assert_eq!(s, 200);
+    let (s, e) = sim.get(&sim.url(G, "/v1.0/groups"), app_token).await;
+    assert_eq!(s, 403, "no Group.Read.All: {e}");
+
+    // Consent needs Global Administrator or Privileged Role Administrator.
+    let exadmin = sim
+        .graph_token(
+            "contoso.com",
+            "exadmin@contoso.com",
+            "Contoso-ExAdmin-2026!",
+        )
+        .await;
+    let (_, page) = sim
+        .get(
+            &sim.url(
+                G,
+                "/v1.0/servicePrincipals?$filter=appId eq '00000003-0000-0000-c000-000000000000'",
+            ),
+            &exadmin,
+        )
+        .await;
+    let graph = page["value"][0]["id"].as_str().unwrap().to_string();
+    let (s, e) = sim
+        .send_json(Method::POST, &sim.url(G, &format!("/v1.0/servicePrincipals/{graph}/appRoleAssignedTo")), &helpdesk, &json!({"principalId": sp_id, "resourceId": graph, "appRoleId": "5b567255-7703-4780-807c-7be8301ae99b"}))
+        .await;
+    assert_eq!(s, 403, "{e}");
+    let (s, _) = sim
+        .get(
+            &sim.url(
+                G,
+                &format!("/v1.0/servicePrincipals/{graph}/appRoleAssignedTo"),
+            ),
+            &exadmin,
+        )
+        .await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn mailbox_access_follows_exchange_role_assignment_scopes() {
+    let sim = start().await;
+    let pem = sim
+        .handle
+        .app_credential_pem("fabrikam.com", FABRIKAM_APP)
+        .unwrap();
+    let (s, b) = sim
+        .app_token_cert(
+            "fabrikam.com",
+            FABRIKAM_APP,
+            &pem,
+            "https://graph.microsoft.com/.default",
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let token = b["access_token"].as_str().unwrap();
+    for (user, allowed) in [
+        ("ann", true),
+        ("ben", true),
+        ("cathy", true),
+        ("dan", false),
+        ("eve", false),
+    ] {
+        let (s, body) = sim
+            .get(
+                &sim.url(G, &format!("/v1.0/users/{user}@fabrikam.com/mailFolders")),
+                token,
+            )
+            .await;
+        if allowed {
+            assert_eq!(s, 200, "{user}: {body}");
+            let names: Vec<&str> = body["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["displayName"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                names,
+                [
+                    "Inbox",
+                    "Drafts",
+                    "Sent Items",
+                    "Deleted Items",
+                    "Junk Email",
+                    "Archive",
+                    "Outbox"
+                ]
+            );
+            let inbox = &body["value"][0];
+            for k in [
+                "id",
+                "parentFolderId",
+                "childFolderCount",
+                "unreadItemCount",
+                "totalItemCount",
+            ] {
+                assert!(!inbox[k].is_null(), "{k}");
+            }
+            let (s, f) = sim
+                .get(
+                    &sim.url(
+                        G,
+                        &format!("/v1.0/users/{user}@fabrikam.com/mailFolders/inbox"),
+                    ),
+                    token,
+                )
+                .await;
+            assert_eq!(s, 200);
+            assert_eq!(f["id"], inbox["id"]);
+        } else {
+            assert_eq!(s, 403, "{user}: {body}");
+            assert_eq!(body["error"]["code"], "ErrorAccessDenied");
+            assert_eq!(
+                body["error"]["message"],
+                "Access is denied. Check credentials and try again."
+            );
+        }
+    }
+    // Organization-wide assignment: every mailbox.
+    let pem = sim
+        .handle
+        .app_credential_pem("northwind", NORTHWIND_APP)
+        .unwrap();
+    let (_, b) = sim
+        .app_token_cert(
+            "northwind.onmicrosoft.com",
+            NORTHWIND_APP,
+            &pem,
+            "https://graph.microsoft.com/.default",
+        )
+        .await;
+    let token = b["access_token"].as_str().unwrap();
+    for user in ["nora", "nick"] {
+        let (s, _) = sim
+            .get(
+                &sim.url(
+                    G,
+                    &format!("/v1.0/users/{user}@northwind.onmicrosoft.com/messages"),
+                ),
+                token,
+            )
+            .await;
+        assert_eq!(s, 200);
+    }
+    // A user without a mailbox.
+    let (s, body) = sim
+        .get(
+            &sim.url(G, "/v1.0/users/admin@northwind.onmicrosoft.com/mailFolders"),
+            token,
+        )
+        .await;
+    assert_eq!(s, 404);
+    assert_eq!(body["error"]["code"], "MailboxNotEnabledForRESTAPI");
+    // Delegated: own mailbox only.
+    let t = sim
+        .graph_token(
+            "contoso.com",
+            "admin@contoso.onmicrosoft.com",
+            "Contoso-Admin-2026!",
+        )
+        .await;
+    let (s, body) = sim
+        .get(&sim.url(G, "/v1.0/users/alice@contoso.com/mailFolders"), &t)
+        .await;
+    assert_eq!(s, 403, "{body}");
+}
