@@ -190,6 +190,25 @@ pub struct AppRoleAssignment {
     pub other: Map<String, Value>,
 }
 
+/// A directory role given to a user or service principal (`unifiedRoleAssignment`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryRoleAssignment {
+    /// Assignment id.
+    #[serde(default)]
+    pub id: String,
+    /// Who holds the role.
+    pub principal_id: String,
+    /// Role definition (template) id.
+    pub role_definition_id: String,
+    /// Other fields.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// Template id of the built-in "Global Reader" directory role.
+pub const GLOBAL_READER_ROLE: &str = "f2ef992c-3afb-46b9-b7cf-a126ee74c451";
+
 /// A Microsoft Graph client for one tenant.
 #[derive(Debug, Clone)]
 pub struct GraphClient {
@@ -391,6 +410,37 @@ impl GraphClient {
             "appRoleId": app_role_id,
         });
         self.send_json(Method::POST, &url, &body).await
+    }
+
+    /// Directory role assignments of a principal (`roleManagement/directory/roleAssignments`).
+    pub async fn directory_role_assignments(
+        &self,
+        principal_id: &str,
+    ) -> Result<Vec<DirectoryRoleAssignment>> {
+        let url = self.filter_url(
+            "/roleManagement/directory/roleAssignments",
+            &format!("principalId eq '{principal_id}'"),
+        )?;
+        self.list(&url).await
+    }
+
+    /// Assigns a built-in directory role (by template id) to a principal, tenant-wide.
+    pub async fn assign_directory_role(
+        &self,
+        principal_id: &str,
+        role_template_id: &str,
+    ) -> Result<DirectoryRoleAssignment> {
+        let body = json!({
+            "principalId": principal_id,
+            "roleDefinitionId": role_template_id,
+            "directoryScopeId": "/",
+        });
+        self.send_json(
+            Method::POST,
+            &self.url("/roleManagement/directory/roleAssignments"),
+            &body,
+        )
+        .await
     }
 
     /// Top-level mail folders of a mailbox: proves the caller may read it.

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use cairn_m365::exchange::{Authorization, InScope, ScopeType};
+use cairn_m365::exchange::{Authorization, ScopeType};
 use cairn_m365::{Authenticator, ExchangeClient, GraphClient, Region, Resource};
 
 use super::model::{ServiceKind, Services};
@@ -131,7 +131,7 @@ pub(crate) async fn run(
     }
 
     if target.services.has(ServiceKind::Exchange) {
-        exchange_steps(target, &app, &exchange, grant, report).await;
+        exchange_steps(target, &app, &graph, &exchange, grant, report).await;
     }
 
     if target.services.has(ServiceKind::SharePoint) {
@@ -175,6 +175,7 @@ pub(crate) async fn run(
 async fn exchange_steps(
     target: &Target<'_>,
     app: &Arc<Authenticator>,
+    graph: &GraphClient,
     exchange: &ExchangeClient,
     grant: Grant<'_>,
     report: &mut CheckReport,
@@ -213,31 +214,44 @@ async fn exchange_steps(
         );
         return;
     }
-    let mailboxes = match exchange.mailboxes().await {
-        Ok(m) => m,
-        Err(err) => {
+    // The admin API tells scopes apart; without it mailbox access is still checked by
+    // probing each mailbox through Graph.
+    let admin_api: Option<&ExchangeClient> = match exchange.mailboxes().await {
+        Ok(mailboxes) => {
             report.push(
                 KEY,
                 NAME,
-                Status::Failure,
-                format!("Exchange Online refused Get-Mailbox for the application: {err}"),
+                Status::Success,
+                format!(
+                    "connected to {} as the application; {} mailboxes",
+                    target.region.exchange_host(),
+                    mailboxes.len()
+                ),
             );
-            return;
+            Some(exchange)
+        }
+        Err(err) => {
+            let denied = err.service().is_some_and(|e| e.is_access_denied());
+            let message = if denied {
+                format!(
+                    "the application may not run Exchange admin cmdlets: give it the Global Reader directory role (Entra > Roles and administrators > Global Reader > Add assignments > {}) so the check can name mailbox scopes; mailbox access is checked by probing mailboxes instead",
+                    target.app_id
+                )
+            } else {
+                format!(
+                    "the Exchange admin API failed ({err}); mailbox access is checked by probing mailboxes instead"
+                )
+            };
+            report.push(KEY, NAME, Status::Warning, message);
+            match &grant {
+                Grant::With(granter) => Some(granter.exchange),
+                _ => None,
+            }
         }
     };
-    report.push(
-        KEY,
-        NAME,
-        Status::Success,
-        format!(
-            "connected to {} as the application; {} mailboxes",
-            target.region.exchange_host(),
-            mailboxes.len()
-        ),
-    );
 
     const ACCESS: &str = "mailbox-access";
-    let access = mailbox_access(target, exchange, &mailboxes).await;
+    let access = mailbox_access(target, graph, admin_api).await;
     match (access, grant) {
         (Access::Error(message), _) => report.push(ACCESS, "Mailbox access role", Status::Failure, message),
         (Access::Full(message), _) => report.push(ACCESS, "Mailbox access role", Status::Success, message),
@@ -285,19 +299,19 @@ async fn exchange_steps(
                     return;
                 }
             }
-            let status_message = match mailbox_access(target, exchange, &mailboxes).await {
+            let (status, message) = match mailbox_access(target, graph, Some(granter.exchange)).await {
                 Access::Full(m) => (Status::Success, m),
                 Access::Partial(m) => (Status::Warning, m),
                 Access::Error(m) => (Status::Failure, m),
                 Access::None => (
                     Status::Failure,
                     format!(
-                        "the roles were assigned but Exchange does not report them yet (role changes can take time to apply): run cairn org check {} later",
+                        "the roles were assigned but mailboxes are not reachable yet (role changes can take up to two hours in Exchange Online): run cairn org check {} later",
                         target.name
                     ),
                 ),
             };
-            report.push(ACCESS, "Mailbox access role (re-check)", status_message.0, status_message.1);
+            report.push(ACCESS, "Mailbox access role (re-check)", status, message);
         }
     }
 }
@@ -315,79 +329,85 @@ fn is_mail_role(a: &Authorization) -> bool {
         .any(|r| r.eq_ignore_ascii_case(&a.role_name))
 }
 
+/// Which mailboxes the application can open: each user's mailbox is probed through Graph
+/// (`/users/{id}/mailFolders`, app-only); users without a mailbox are skipped. When an
+/// Exchange admin session is at hand, Test-ServicePrincipalAuthorization names the
+/// role and its scope.
 async fn mailbox_access(
     target: &Target<'_>,
-    exchange: &ExchangeClient,
-    mailboxes: &[cairn_m365::exchange::Mailbox],
+    graph: &GraphClient,
+    admin_api: Option<&ExchangeClient>,
 ) -> Access {
-    let rows = match exchange.test_authorization(target.app_id, None).await {
-        Ok(rows) => rows,
-        Err(err) if err.service().is_some_and(|e| e.is_not_found()) => return Access::None,
+    let users = match graph.users().await {
+        Ok(users) => users,
         Err(err) => {
-            return Access::Error(format!("Test-ServicePrincipalAuthorization failed: {err}"));
+            return Access::Error(format!(
+                "listing users to probe their mailboxes failed: {err}"
+            ));
         }
     };
-    let mail: Vec<&Authorization> = rows.iter().filter(|a| is_mail_role(a)).collect();
-    if mail.is_empty() {
-        return Access::None;
-    }
-    if let Some(org_wide) = mail
-        .iter()
-        .find(|a| a.scope_type == ScopeType::Organization)
-    {
-        return Access::Full(format!(
-            "\"{}\" is assigned organization-wide: all {} mailboxes can be processed",
-            org_wide.role_name,
-            mailboxes.len()
-        ));
-    }
-    let scopes: Vec<String> = mail
-        .iter()
-        .map(|a| {
-            format!(
-                "\"{}\" limited to {}",
-                a.role_name, a.allowed_resource_scope
-            )
-        })
-        .collect();
+    let mut inside = Vec::new();
     let mut outside = Vec::new();
-    for mailbox in mailboxes {
-        let address = if mailbox.primary_smtp_address.is_empty() {
-            &mailbox.user_principal_name
-        } else {
-            &mailbox.primary_smtp_address
-        };
-        match exchange
-            .test_authorization(target.app_id, Some(address))
-            .await
-        {
-            Ok(rows) => {
-                if !rows
-                    .iter()
-                    .any(|a| is_mail_role(a) && a.in_scope == InScope::Yes)
-                {
-                    outside.push(address.clone());
+    for user in &users {
+        match graph.mail_folders(&user.id).await {
+            Ok(_) => inside.push(user.user_principal_name.clone()),
+            Err(err) => match err.service() {
+                Some(e) if e.code == "MailboxNotEnabledForRESTAPI" || e.is_not_found() => {}
+                Some(e) if e.is_access_denied() => outside.push(user.user_principal_name.clone()),
+                _ => {
+                    return Access::Error(format!(
+                        "probing the mailbox of {} failed: {err}",
+                        user.user_principal_name
+                    ));
                 }
-            }
-            Err(err) => {
-                return Access::Error(format!(
-                    "Test-ServicePrincipalAuthorization -Resource {address} failed: {err}"
-                ));
-            }
+            },
         }
     }
-    if outside.is_empty() {
-        return Access::Full(format!(
-            "{}: all {} mailboxes are inside the scope",
-            scopes.join("; "),
-            mailboxes.len()
-        ));
+    let total = inside.len() + outside.len();
+    if inside.is_empty() {
+        return if total == 0 {
+            Access::Error(
+                "no mailbox found in the organization: is Exchange Online licensed?".into(),
+            )
+        } else {
+            Access::None
+        };
     }
+    let roles = match admin_api {
+        Some(api) => api
+            .test_authorization(target.app_id, None)
+            .await
+            .map(|rows| rows.into_iter().filter(is_mail_role).collect::<Vec<_>>())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    if outside.is_empty() {
+        let how = match roles
+            .iter()
+            .find(|a| a.scope_type == ScopeType::Organization)
+        {
+            Some(a) => format!("\"{}\" is assigned organization-wide", a.role_name),
+            None => "the application's mailbox access".to_owned(),
+        };
+        return Access::Full(format!("{how}: all {total} mailboxes can be processed"));
+    }
+    let scope = if roles.is_empty() {
+        "the application's mailbox role is limited to some mailboxes".to_owned()
+    } else {
+        roles
+            .iter()
+            .map(|a| {
+                format!(
+                    "\"{}\" is limited to {} ({:?})",
+                    a.role_name, a.allowed_resource_scope, a.scope_type
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
     Access::Partial(format!(
-        "partial access: {}; {} of {} mailboxes are outside and will not be backed up: {}. To back them up, widen the scope or assign the role organization-wide (New-ManagementRoleAssignment -App {} -Role \"Application Mail.ReadWrite\"), then run cairn org check {}",
-        scopes.join("; "),
+        "partial access: {scope}; {} of {total} mailboxes are outside and will not be backed up: {}. To back them up, widen the scope or assign the role organization-wide (New-ManagementRoleAssignment -App {} -Role \"Application Mail.ReadWrite\"), then run cairn org check {}",
         outside.len(),
-        mailboxes.len(),
         outside.join(", "),
         target.app_id,
         target.name

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use cairn_m365::graph::{EXCHANGE_APP_ID, GRAPH_APP_ID, ServicePrincipal};
+use cairn_m365::graph::{EXCHANGE_APP_ID, GLOBAL_READER_ROLE, GRAPH_APP_ID, ServicePrincipal};
 use cairn_m365::{AppCertificate, Authenticator, ExchangeClient, GraphClient, Resource};
 use serde_json::{Value, json};
 
@@ -286,7 +286,8 @@ pub(crate) async fn run(
         tenant_id.clone(),
     );
     let exchange_ready = if target.services.has(super::model::ServiceKind::Exchange) {
-        exchange_service_principal(
+        let role = directory_role(&graph, upn, &service_principal, report).await;
+        let known = exchange_service_principal(
             &admin_exchange,
             upn,
             &application.app_id,
@@ -294,7 +295,8 @@ pub(crate) async fn run(
             &display_name,
             report,
         )
-        .await
+        .await;
+        role && known
     } else {
         true
     };
@@ -306,6 +308,52 @@ pub(crate) async fn run(
         admin_exchange,
         exchange_ready,
     })
+}
+
+/// App-only Exchange Online PowerShell needs the application to hold a directory role;
+/// Global Reader is the read-only one that lets the check run Get-Mailbox and
+/// Test-ServicePrincipalAuthorization.
+async fn directory_role(
+    graph: &GraphClient,
+    upn: &str,
+    sp: &ServicePrincipal,
+    report: &mut CheckReport,
+) -> bool {
+    const KEY: &str = "directory-role";
+    const NAME: &str = "Directory role for Exchange";
+    let held = match graph.directory_role_assignments(&sp.id).await {
+        Ok(list) => list.iter().any(|a| {
+            a.role_definition_id
+                .eq_ignore_ascii_case(GLOBAL_READER_ROLE)
+        }),
+        Err(_) => false,
+    };
+    if held {
+        report.push(KEY, NAME, Status::Success, "the application already holds Global Reader (read-only), which app-only Exchange Online PowerShell needs");
+        return true;
+    }
+    match graph
+        .assign_directory_role(&sp.id, GLOBAL_READER_ROLE)
+        .await
+    {
+        Ok(_) => {
+            report.push(KEY, NAME, Status::Success, "assigned Global Reader (read-only) to the application: app-only Exchange Online PowerShell needs a directory role");
+            true
+        }
+        Err(err) => {
+            let message = match denied_message(&err) {
+                Some(e) => format!(
+                    "{upn} may not assign directory roles ({}): a Global Administrator or Privileged Role Administrator must give the application the Global Reader role (Entra > Roles and administrators > Global Reader > Add assignments)",
+                    e.code
+                ),
+                None => format!(
+                    "assigning Global Reader to the application failed ({err}): give the application the Global Reader role (Entra > Roles and administrators) so that cairn org check can run Exchange admin cmdlets"
+                ),
+            };
+            report.push(KEY, NAME, Status::Warning, message);
+            false
+        }
+    }
 }
 
 async fn exchange_service_principal(
