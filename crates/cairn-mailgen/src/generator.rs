@@ -10,7 +10,8 @@ use crate::calendar::{self, Event};
 use crate::compose::{self, BodyInput};
 use crate::contacts::{self, Contact};
 use crate::encode::rfc5322_date;
-use crate::headers::{HeaderStyle, Headers, fold_words};
+use crate::envelope::{Envelope, thread_index};
+use crate::headers::{HeaderStyle, Headers};
 use crate::message::{FlagStatus, GeneratedMessage, Importance, Shape, WellKnownFolder};
 use crate::parts::Body;
 use crate::people::{self, Person};
@@ -395,70 +396,40 @@ impl Generator {
 
         let message_id = head.message_id;
         let in_reply_to = chain.last().cloned();
-        let mut mime = Vec::with_capacity(4096);
-        {
-            let mut h = Headers::new(&mut mime, style);
-            if !outgoing {
-                h.raw("Received", &received_line(&mut s, received));
-            }
-            h.addresses("From", std::slice::from_ref(&from));
-            h.addresses("To", &to);
-            h.addresses("Cc", &cc);
-            h.text("Subject", &subject);
-            h.text("Thread-Topic", &root_subject);
-            h.raw(
-                "Thread-Index",
-                &thread_index(spec.seed, m, root_idx, chain.len()),
-            );
-            h.raw("Date", &rfc5322_date(sent, offset));
-            h.raw("Message-ID", &message_id);
-            if let Some(p) = &in_reply_to {
-                h.raw("In-Reply-To", p);
-            }
-            let mut refs = chain.clone();
-            if shape == Shape::LongHeaders {
-                // A long References chain from a thread that began elsewhere.
-                let mut older: Vec<String> = (0..s.range(15, 40))
-                    .map(|k| {
-                        format!(
-                            "<{:016x}.{k}@lists.example.org>",
-                            derive(spec.seed, &[tag::HEADER, m as u64, idx, k])
-                        )
-                    })
-                    .collect();
-                older.extend(refs);
-                refs = older;
-                let words: Vec<String> = (0..60)
-                    .map(|k| format!("tok{k:02}={:08x};", derive(spec.seed, &[k]) as u32))
-                    .collect();
-                h.raw(
-                    "X-Long-Header",
-                    &fold_words(15, words.iter().map(String::as_str)),
-                );
-            }
-            h.ids("References", &refs);
-            match importance {
-                Importance::High => {
-                    h.raw("Importance", "high");
-                    h.raw("X-Priority", "1");
-                }
-                Importance::Low => {
-                    h.raw("Importance", "low");
-                    h.raw("X-Priority", "5");
-                }
-                Importance::Normal => {}
-            }
-            h.raw("Content-Language", lang.tag());
-            h.raw(
-                "X-MS-Has-Attach",
-                if body.attachments.iter().any(|a| !a.inline) {
-                    "yes"
-                } else {
-                    ""
-                },
-            );
-            h.raw("MIME-Version", "1.0");
+        let mut references = chain;
+        if shape == Shape::LongHeaders {
+            // A long References chain from a thread that began elsewhere.
+            let mut older: Vec<String> = (0..s.range(15, 40))
+                .map(|k| {
+                    let h = derive(spec.seed, &[tag::HEADER, m as u64, idx, k]);
+                    format!("<{h:016x}.{k}@lists.example.org>")
+                })
+                .collect();
+            older.append(&mut references);
+            references = older;
         }
+        let mut mime = Vec::with_capacity(4096);
+        let env = Envelope {
+            seed: spec.seed,
+            style,
+            received: (!outgoing).then_some(received),
+            from: &from,
+            to: &to,
+            cc: &cc,
+            subject: &subject,
+            thread_topic: &root_subject,
+            thread_index: thread_index(spec.seed, m, root_idx, references.len()),
+            sent,
+            offset,
+            message_id: &message_id,
+            in_reply_to: in_reply_to.as_deref(),
+            references: &references,
+            importance,
+            lang,
+            has_attach: body.attachments.iter().any(|a| !a.inline),
+            long_headers: shape == Shape::LongHeaders,
+        };
+        env.write(&mut s, &mut mime);
         // Writing to a Vec cannot fail.
         let _ = part.write_part(&mut mime);
         if !mime.ends_with(b"\r\n") {
@@ -478,7 +449,7 @@ impl Generator {
             categories,
             internet_message_id: message_id,
             in_reply_to,
-            references: chain,
+            references,
             thread_root: root_idx,
             subject,
             from,
@@ -599,35 +570,6 @@ impl Generator {
         };
         (0..n).map(move |j| contacts::contact(&self.spec, m, j))
     }
-}
-
-/// A Received line as Exchange Online stamps on delivery.
-fn received_line(s: &mut Stream, t: i64) -> String {
-    let a = s.range(1, 9);
-    let b = s.range(1000, 9999);
-    format!(
-        "from AM{a}PR0{a}MB{b}.eurprd0{a}.prod.outlook.com\r\n ([fe80::{:x}:{:x}]) by AM{a}PR0{a}MB{}.eurprd0{a}.prod.outlook.com\r\n ([fe80::{:x}%{a}]) with mapi id 15.20.8{:03}.{:03}; {}",
-        s.below(0xffff),
-        s.below(0xffff),
-        b + 1,
-        s.below(0xffff),
-        s.below(1000),
-        s.below(1000),
-        rfc5322_date(t, 0)
-    )
-}
-
-/// Outlook's Thread-Index: base64 of 22 bytes for the root plus 5 per reply level.
-fn thread_index(seed: u64, m: usize, root: u64, depth: usize) -> String {
-    use base64::Engine as _;
-    let mut bytes = Vec::with_capacity(22 + 5 * depth);
-    let mut h = derive(seed, &[tag::HEADER, m as u64, root, 77]);
-    while bytes.len() < 22 + 5 * depth.min(8) {
-        h = crate::rng::splitmix(h);
-        bytes.extend_from_slice(&h.to_le_bytes());
-    }
-    bytes.truncate(22 + 5 * depth.min(8));
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// Streaming iterator over a mailbox's messages: one message in memory at a time.

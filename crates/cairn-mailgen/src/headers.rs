@@ -78,7 +78,8 @@ impl<'a> Headers<'a> {
                 let list: Vec<Address<'_>> = people
                     .iter()
                     .map(|p| {
-                        let display = (!p.name.is_empty()).then(|| Cow::Borrowed(p.name.as_str()));
+                        let display =
+                            (!p.name.is_empty()).then_some(Cow::Borrowed(p.name.as_str()));
                         Address::new_address(display, p.address.as_str())
                     })
                     .collect();

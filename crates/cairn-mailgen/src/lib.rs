@@ -55,6 +55,7 @@ pub mod calendar;
 mod compose;
 pub mod contacts;
 mod encode;
+mod envelope;
 mod error;
 mod generator;
 mod headers;

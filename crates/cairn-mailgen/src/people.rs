@@ -131,7 +131,7 @@ pub(crate) fn colleague(seed: u64, domain: &str, k: u64) -> Person {
     let k = k % 64;
     let h = derive(seed, &[tag::NAMES, 1_000_000 + k]);
     let (given, surname, stem) = NAMES[(h % NAMES.len() as u64) as usize];
-    if k % 16 == 0 {
+    if k.is_multiple_of(16) {
         return Person::new("All Company", format!("allcompany{k}@{domain}"));
     }
     Person::new(full_name(given, surname), format!("{stem}.{k}@{domain}"))

@@ -43,7 +43,7 @@ pub enum AttachmentMix {
     None,
     /// About 15 % of messages have one or two attachments, mostly small.
     Light,
-    /// About 45 % of messages have one to five attachments, with more large ones.
+    /// About 35 % of messages have one to four attachments, with more large ones.
     Heavy,
     /// Explicit rates.
     Custom(AttachmentRates),
@@ -84,11 +84,11 @@ impl AttachmentMix {
                 max_size: 4 << 20,
             },
             AttachmentMix::Heavy => AttachmentRates {
-                message_rate: 0.45,
-                max_per_message: 5,
+                message_rate: 0.35,
+                max_per_message: 4,
                 shared_rate: 0.35,
-                size_weights: [55, 33, 12],
-                max_size: 8 << 20,
+                size_weights: [65, 30, 5],
+                max_size: 6 << 20,
             },
             AttachmentMix::Custom(r) => r,
         }
