@@ -70,8 +70,18 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Finished objects in a repository directory (not temporary files of writes in flight).
 fn count(dir: &Path) -> usize {
-    std::fs::read_dir(dir).map(|r| r.count()).unwrap_or(0)
+    std::fs::read_dir(dir)
+        .map(|r| {
+            r.filter(|e| {
+                e.as_ref()
+                    .map(|e| !e.file_name().to_string_lossy().starts_with(".tmp-"))
+                    .unwrap_or(false)
+            })
+            .count()
+        })
+        .unwrap_or(0)
 }
 
 #[test]
