@@ -135,7 +135,6 @@ async fn add_in_region(
     upn: &str,
     region: &str,
     services: &str,
-    authority: &str,
 ) -> (Env, org_support::Run) {
     let env = Env::start().await;
     let run = env
@@ -172,7 +171,6 @@ async fn us_government_clouds() {
         "admin@tailspin.onmicrosoft.us",
         "usgov-gcchigh",
         "exchange,sharepoint,teams",
-        "login.microsoftonline.us",
     )
     .await;
     run.assert_step(
@@ -185,7 +183,6 @@ async fn us_government_clouds() {
         "admin@wingtip.onmicrosoft.us",
         "usgov-dod",
         "exchange",
-        "login.microsoftonline.us",
     )
     .await;
     run.assert_step(
@@ -202,7 +199,6 @@ async fn china_cloud() {
         "admin@adatum.partner.onmschina.cn",
         "china",
         "exchange,sharepoint",
-        "login.chinacloudapi.cn",
     )
     .await;
     run.assert_step(
@@ -219,7 +215,6 @@ async fn germany_is_accepted_with_a_warning() {
         "admin@litware.onmicrosoft.de",
         "germany",
         "exchange",
-        "login.microsoftonline.de",
     )
     .await;
     assert!(run.stdout.contains(
