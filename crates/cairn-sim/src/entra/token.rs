@@ -632,8 +632,8 @@ fn verify_assertion(
     let t = now();
     let skew = 300;
     let exp = jwt.num("exp");
-    let nbf = jwt.num("nbf").unwrap_or(i64::MIN);
-    if exp.is_none_or(|e| e + skew < t) || nbf - skew > t {
+    let nbf = jwt.num("nbf").or(jwt.num("iat")).unwrap_or(t);
+    if exp.is_none_or(|e| e.saturating_add(skew) < t) || nbf.saturating_sub(skew) > t {
         return Err(AadError::invalid_client(
             700024,
             format!(

@@ -470,8 +470,8 @@ pub(super) async fn directory_roles(
     )
 }
 
-fn find_role<'t>(
-    t: &'t TenantState,
+fn find_role(
+    t: &TenantState,
     id: &str,
 ) -> Result<&'static catalog::DirectoryRoleTemplate, GraphError> {
     // Accepts the object id or, like `directoryRoles(roleTemplateId='…')`, the template id.

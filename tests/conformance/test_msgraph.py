@@ -1,0 +1,89 @@
+"""Microsoft Graph SDK for Python against the simulator: list users page by page and get
+every user back; the SDK's error type for a Graph error."""
+
+import asyncio
+
+import httpx
+import msal
+import pytest
+from kiota_abstractions.authentication import (
+    AccessTokenProvider, AllowedHostsValidator, BaseBearerTokenAuthenticationProvider)
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph import GraphServiceClient
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.generated.users.users_request_builder import UsersRequestBuilder
+from msgraph.graph_request_adapter import GraphRequestAdapter
+from msgraph_core import GraphClientFactory
+
+TENANT = "conformance.example"
+APP = "c0f0a000-0000-4000-8000-0000000000a1"
+
+
+class MsalTokenProvider(AccessTokenProvider):
+    def __init__(self, app):
+        self.app = app
+
+    async def get_authorization_token(self, uri, additional_authentication_context=None):
+        result = self.app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])
+        return result["access_token"]
+
+    def get_allowed_hosts_validator(self):
+        return AllowedHostsValidator([])
+
+
+def graph_client(sim):
+    app = msal.ConfidentialClientApplication(
+        APP, client_credential="conformance-secret-value", authority=sim.authority(TENANT))
+    auth = BaseBearerTokenAuthenticationProvider(MsalTokenProvider(app))
+    http = GraphClientFactory.create_with_default_middleware(client=httpx.AsyncClient(verify=sim.ca))
+    adapter = GraphRequestAdapter(auth, client=http)
+    adapter.base_url = sim.graph_base()
+    return GraphServiceClient(request_adapter=adapter)
+
+
+def test_list_users_with_paging(sim):
+    client = graph_client(sim)
+
+    async def run():
+        query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
+            top=5, select=["id", "userPrincipalName", "department", "accountEnabled"])
+        page = await client.users.get(request_configuration=RequestConfiguration(query_parameters=query))
+        users, pages = list(page.value), 1
+        while page.odata_next_link:
+            assert page.odata_next_link.startswith(f"https://graph.microsoft.com:{sim.port}/v1.0/users?")
+            page = await client.users.with_url(page.odata_next_link).get()
+            users.extend(page.value)
+            pages += 1
+        return users, pages
+
+    users, pages = asyncio.run(run())
+    want = {"admin@conformance.example"} | {f"user{i:02d}@conformance.example" for i in range(1, 12)}
+    assert pages == 3
+    assert len(users) == len(want)
+    assert {u.user_principal_name for u in users} == want
+    user01 = next(u for u in users if u.user_principal_name == "user01@conformance.example")
+    assert user01.department == "Sales"
+    assert user01.account_enabled is True
+
+
+def test_graph_error_surfaces_as_odata_error(sim):
+    client = graph_client(sim)
+
+    async def run():
+        return await client.users.by_user_id("nobody@conformance.example").get()
+
+    with pytest.raises(ODataError) as e:
+        asyncio.run(run())
+    assert e.value.response_status_code == 404
+    assert e.value.error.code == "Request_ResourceNotFound"
+
+
+def test_mail_folders(sim):
+    client = graph_client(sim)
+
+    async def run():
+        return await client.users.by_user_id("user01@conformance.example").mail_folders.get()
+
+    page = asyncio.run(run())
+    assert [f.display_name for f in page.value][:3] == ["Inbox", "Drafts", "Sent Items"]
+    assert all(f.parent_folder_id for f in page.value)
