@@ -124,6 +124,11 @@ impl Apps {
                 Service::Login
             }
         });
+        if service == Service::Graph
+            && let Some(uri) = alternate_key_uri(req.uri())
+        {
+            *req.uri_mut() = uri;
+        }
         req.extensions_mut().insert(Origin { host, site });
         let router = match service {
             Service::Login => self.login,
@@ -135,6 +140,38 @@ impl Apps {
             Err(never) => match never {},
         }
     }
+}
+
+/// Graph's alternate keys (`/applications(appId='…')`) become a path segment of their own
+/// (`/applications/(appId='…')`) so the router's `{id}` captures them.
+fn alternate_key_uri(uri: &http::Uri) -> Option<http::Uri> {
+    let path = uri.path();
+    let mut changed = false;
+    let segments: Vec<String> = path
+        .split('/')
+        .map(|seg| {
+            for collection in ["applications", "servicePrincipals", "directoryRoles"] {
+                if let Some(rest) = seg.strip_prefix(collection)
+                    && rest.starts_with('(')
+                {
+                    changed = true;
+                    return format!("{collection}/{}", rest.replace("%27", "'"));
+                }
+            }
+            seg.to_string()
+        })
+        .collect();
+    if !changed {
+        return None;
+    }
+    let mut pq = segments.join("/");
+    if let Some(q) = uri.query() {
+        pq.push('?');
+        pq.push_str(q);
+    }
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = pq.parse().ok();
+    http::Uri::from_parts(parts).ok()
 }
 
 /// Host without a `:port` suffix (IPv6 literals keep their brackets).

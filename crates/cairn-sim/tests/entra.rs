@@ -65,6 +65,34 @@ async fn metadata_links_use_the_host_as_sent() {
         m["token_endpoint"],
         format!("https://{LOGIN}:{port}/{tid}/oauth2/v2.0/token")
     );
+    // HTTP/2 is negotiated; localhost answers as the worldwide cloud.
+    let r = sim
+        .http
+        .get(sim.url(LOGIN, "/common/discovery/v2.0/keys"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    let local = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(sim.handle.ca_pem().as_bytes()).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let m: Value = local
+        .get(format!(
+            "https://localhost:{port}/contoso.com/v2.0/.well-known/openid-configuration"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        m["token_endpoint"],
+        format!("https://localhost:{port}/{tid}/oauth2/v2.0/token")
+    );
     let (_, v1) = sim
         .get(
             &sim.url(LOGIN, &format!("/{tid}/.well-known/openid-configuration")),

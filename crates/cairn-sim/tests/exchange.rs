@@ -459,9 +459,29 @@ async fn app_only_exchange_needs_manage_as_app_and_a_role() {
     assert_eq!(s, 200, "{b}");
     let token = b["access_token"].as_str().unwrap();
     assert_eq!(claims(token)["roles"], json!(["Exchange.ManageAsApp"]));
-    // Holds Exchange.ManageAsApp but no Exchange role.
-    let (s, e) = sim
+    // Exchange.ManageAsApp alone: read cmdlets (the check) work, changes do not.
+    let (s, b) = sim
         .cmdlet("fabrikam.com", token, "Get-Mailbox", json!({}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(rows(&b).len(), 5);
+    let (s, b) = sim
+        .cmdlet(
+            "fabrikam.com",
+            token,
+            "Test-ServicePrincipalAuthorization",
+            json!({"Identity": FABRIKAM_APP, "Resource": "eve@fabrikam.com"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(rows(&b)[0]["InScope"], false);
+    let (s, e) = sim
+        .cmdlet(
+            "fabrikam.com",
+            token,
+            "New-ManagementScope",
+            json!({"Name": "All", "RecipientRestrictionFilter": "Department -ne $null"}),
+        )
         .await;
     assert_eq!(s, 403, "{e}");
 
@@ -481,6 +501,11 @@ app_id = "0b0e0000-0000-4000-8000-0000000000b1"
 secrets = ["ops-secret"]
 exchange_permissions = ["Exchange.ManageAsApp"]
 roles = ["Exchange Administrator"]
+[[tenant.app]]
+name = "Graph only"
+app_id = "0b0e0000-0000-4000-8000-0000000000b2"
+secrets = ["graph-only"]
+graph_permissions = ["User.Read.All"]
 "#,
     )
     .unwrap();
@@ -498,14 +523,46 @@ roles = ["Exchange Administrator"]
         )
         .await;
     assert_eq!(s, 200, "{b}");
+    let ops = b["access_token"].as_str().unwrap().to_string();
     let (s, b) = sim
-        .cmdlet(
-            "ops.onmicrosoft.com",
-            b["access_token"].as_str().unwrap(),
-            "Get-Mailbox",
-            json!({}),
-        )
+        .cmdlet("ops.onmicrosoft.com", &ops, "Get-Mailbox", json!({}))
         .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(rows(&b)[0]["UserPrincipalName"], "m1@ops.onmicrosoft.com");
+    // Its Exchange Administrator role lets it change configuration.
+    let (s, b) = sim
+        .cmdlet(
+            "ops.onmicrosoft.com",
+            &ops,
+            "New-ManagementScope",
+            json!({"Name": "All", "RecipientRestrictionFilter": "Department -ne $null"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    // A Graph-only app gets an Exchange token without roles, and the admin API refuses it.
+    let (s, b) = sim
+        .token_form(
+            "login.microsoftonline.com",
+            "ops.onmicrosoft.com",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "0b0e0000-0000-4000-8000-0000000000b2"),
+                ("client_secret", "graph-only"),
+                ("scope", "https://outlook.office365.com/.default"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let token = b["access_token"].as_str().unwrap();
+    assert!(claims(token).get("roles").is_none());
+    let (s, e) = sim
+        .cmdlet("ops.onmicrosoft.com", token, "Get-Mailbox", json!({}))
+        .await;
+    assert_eq!(s, 401, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Exchange.ManageAsApp")
+    );
 }

@@ -389,6 +389,38 @@ async fn app_registration_and_consent_follow_graph_authorization() {
         "AsymmetricX509Cert"
     );
 
+    // Graph's alternate keys.
+    let (s, a) = sim
+        .get(
+            &sim.url(G, &format!("/v1.0/applications(appId='{app_id}')")),
+            &appadmin,
+        )
+        .await;
+    assert_eq!(s, 200, "{a}");
+    assert_eq!(a["appId"], app_id);
+    let (s, sp) = sim
+        .get(
+            &sim.url(G, &format!("/v1.0/servicePrincipals(appId='{app_id}')")),
+            &appadmin,
+        )
+        .await;
+    assert_eq!(s, 200, "{sp}");
+    assert_eq!(sp["id"], sp_id);
+    let (s, m) = sim
+        .get(&sim.url(G, "/v1.0/directoryRoles(roleTemplateId='e8611ab8-c189-46e8-94e1-60213ab1f814')/members"), &appadmin)
+        .await;
+    assert_eq!(s, 200, "{m}");
+    let pra: BTreeSet<&str> = m["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userPrincipalName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pra,
+        BTreeSet::from(["appadmin@contoso.com", "exadmin@contoso.com"])
+    );
+
     // The new app signs in with its certificate and gets exactly the consented roles.
     let (s, b) = sim
         .app_token_cert(

@@ -250,7 +250,13 @@ fn issue(
                 ));
             };
             let roles = tenant.granted_roles(&client_id, resource.app_id());
-            if roles.is_empty() {
+            // An app nobody consented to at all is refused; one with permissions on other
+            // resources gets a token without `roles`, as Entra issues it.
+            if !tenant
+                .app_role_assignments
+                .iter()
+                .any(|a| a.principal_id == sp.id)
+            {
                 return Err(AadError::invalid_grant(
                     65001,
                     format!(
@@ -266,7 +272,9 @@ fn issue(
             claims["idp"] = json!(tenant.cloud.v1_issuer(&tenant.id));
             claims["oid"] = json!(sp.id.to_string());
             claims["sub"] = json!(sp.id.to_string());
-            claims["roles"] = json!(roles);
+            if !roles.is_empty() {
+                claims["roles"] = json!(roles);
+            }
             claims["wids"] = json!(["0997a1d0-0d1d-4acb-b408-d5ca73121e90"]);
             let access_token = sim.signer.sign(&claims);
             let mut body = json!({

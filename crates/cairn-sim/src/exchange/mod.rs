@@ -136,14 +136,16 @@ pub fn rights(t: &TenantState, c: &Caller) -> Rights {
             Some(u) if u.has_role("Global Reader") => Rights::View,
             _ => Rights::None,
         },
+        // Simplification: an app holding Exchange.ManageAsApp (checked before) may run the
+        // read cmdlets; changes need an administrator role on its service principal.
         Principal::App { app_id, .. } => match t.sp_by_app_id(app_id) {
             Some(sp)
                 if sp.has_role("Exchange Administrator") || sp.has_role("Global Administrator") =>
             {
                 Rights::Manage
             }
-            Some(sp) if sp.has_role("Global Reader") => Rights::View,
-            _ => Rights::None,
+            Some(_) => Rights::View,
+            None => Rights::None,
         },
     }
 }

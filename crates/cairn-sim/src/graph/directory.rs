@@ -476,6 +476,8 @@ fn find_role(
 ) -> Result<&'static catalog::DirectoryRoleTemplate, GraphError> {
     // Accepts the object id or, like `directoryRoles(roleTemplateId='…')`, the template id.
     let id = id
+        .trim_start_matches('(')
+        .trim_end_matches(')')
         .strip_prefix("roleTemplateId=")
         .map(|s| s.trim_matches('\''))
         .unwrap_or(id);
