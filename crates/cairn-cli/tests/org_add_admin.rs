@@ -1,6 +1,8 @@
 //! Authentication A end to end: an administrator's user name and password, Cairn
 //! registers and consents its backup application, grants mailbox access (or not).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 mod org_support;
 
 use std::collections::BTreeSet;
@@ -50,13 +52,37 @@ async fn grant_on_warns_assigns_the_role_and_rechecks_to_success() {
         )
         .await;
     assert_eq!(run.code, 0, "{run:?}");
-    run.assert_step("Sign-in", "Success", &["admin@contoso.onmicrosoft.com", CONTOSO_ID]);
-    run.assert_step("Backup application", "Success", &["Cairn Backup (contoso)", "User.Read.All"]);
-    run.assert_step("Exchange service principal", "Success", &["New-ServicePrincipal"]);
+    run.assert_step(
+        "Sign-in",
+        "Success",
+        &["admin@contoso.onmicrosoft.com", CONTOSO_ID],
+    );
+    run.assert_step(
+        "Backup application",
+        "Success",
+        &["Cairn Backup (contoso)", "User.Read.All"],
+    );
+    run.assert_step(
+        "Exchange service principal",
+        "Success",
+        &["New-ServicePrincipal"],
+    );
     run.assert_step("Application sign-in", "Success", &["certificate"]);
     run.assert_step("Microsoft Graph connection", "Success", &["User.Read.All"]);
-    run.assert_step("Mailbox access role", "Warning", &["no mailbox access role", "Cairn assigns", "Application Mail.ReadWrite"]);
-    run.assert_step("Mailbox access role (re-check)", "Success", &["organization-wide", "all 5 mailboxes"]);
+    run.assert_step(
+        "Mailbox access role",
+        "Warning",
+        &[
+            "no mailbox access role",
+            "Cairn assigns",
+            "Application Mail.ReadWrite",
+        ],
+    );
+    run.assert_step(
+        "Mailbox access role (re-check)",
+        "Success",
+        &["organization-wide", "all 5 mailboxes"],
+    );
     run.assert_step("SharePoint and OneDrive access", "Success", &[]);
 
     // The catalog holds the organization and its check; the certificate is the one the
@@ -67,9 +93,16 @@ async fn grant_on_warns_assigns_the_role_and_rechecks_to_success() {
     assert_eq!(org.region, "worldwide");
     assert_eq!(org.services, ["exchange", "sharepoint"]);
     assert_eq!(org.auth_kind, "admin-password");
-    assert_eq!(org.admin_upn.as_deref(), Some("admin@contoso.onmicrosoft.com"));
-    let check: serde_json::Value = serde_json::from_str(org.last_check.as_deref().unwrap()).unwrap();
-    assert_eq!(check["steps"].as_array().unwrap().len(), run.stdout.lines().filter(|l| l.starts_with("  ")).count());
+    assert_eq!(
+        org.admin_upn.as_deref(),
+        Some("admin@contoso.onmicrosoft.com")
+    );
+    let check: serde_json::Value =
+        serde_json::from_str(org.last_check.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        check["steps"].as_array().unwrap().len(),
+        run.stdout.lines().filter(|l| l.starts_with("  ")).count()
+    );
 
     let tenant = env.tenant("contoso");
     let app = tenant
@@ -85,9 +118,15 @@ async fn grant_on_warns_assigns_the_role_and_rechecks_to_success() {
         .map(|k| k.sha1.iter().map(|b| format!("{b:02X}")).collect())
         .collect();
     assert_eq!(sim_thumbprints, [thumbprint]);
-    let expected: BTreeSet<String> = ["User.Read.All", "Group.Read.All", "Sites.ReadWrite.All", "Files.ReadWrite.All", "Exchange.ManageAsApp"]
-        .map(String::from)
-        .into();
+    let expected: BTreeSet<String> = [
+        "User.Read.All",
+        "Group.Read.All",
+        "Sites.ReadWrite.All",
+        "Files.ReadWrite.All",
+        "Exchange.ManageAsApp",
+    ]
+    .map(String::from)
+    .into();
     assert_eq!(consented(&tenant, &org.application_id), expected);
     let mut assigned = mail_assignments(&tenant, &org.application_id);
     assigned.sort();
@@ -111,22 +150,41 @@ async fn grant_on_warns_assigns_the_role_and_rechecks_to_success() {
 async fn grant_off_fails_and_check_succeeds_after_the_admin_assigns_the_role() {
     let env = Env::start().await;
     let run = env
-        .add_admin("contoso", "admin@contoso.onmicrosoft.com", &["--services", "exchange", "--no-grant"])
+        .add_admin(
+            "contoso",
+            "admin@contoso.onmicrosoft.com",
+            &["--services", "exchange", "--no-grant"],
+        )
         .await;
     assert_eq!(run.code, 1, "{run:?}");
-    run.assert_step("Mailbox access role", "Failure", &["grant is off", "mailbox processing will not be possible"]);
+    run.assert_step(
+        "Mailbox access role",
+        "Failure",
+        &["grant is off", "mailbox processing will not be possible"],
+    );
     assert_eq!(run.result(), Some("Failure"));
     assert!(run.step("Mailbox access role (re-check)").is_none());
-    let org = env.stored("contoso").await.expect("saved so that it can be re-checked");
+    let org = env
+        .stored("contoso")
+        .await
+        .expect("saved so that it can be re-checked");
     assert!(mail_assignments(&env.tenant("contoso"), &org.application_id).is_empty());
 
     // Still no role: the re-check fails the same way.
     let again = env.cairn(&["org", "check", "contoso"], "").await;
     assert_eq!(again.code, 1);
-    again.assert_step("Mailbox access role", "Failure", &["New-ManagementRoleAssignment"]);
+    again.assert_step(
+        "Mailbox access role",
+        "Failure",
+        &["New-ManagementRoleAssignment"],
+    );
 
     // The administrator assigns the role organization-wide (Exchange Online PowerShell).
-    let exchange = env.admin_exchange(cairn_m365::Region::Worldwide, CONTOSO_ID, "admin@contoso.onmicrosoft.com");
+    let exchange = env.admin_exchange(
+        cairn_m365::Region::Worldwide,
+        CONTOSO_ID,
+        "admin@contoso.onmicrosoft.com",
+    );
     exchange
         .new_role_assignment(&org.application_id, "Application Mail.ReadWrite", None)
         .await
@@ -135,7 +193,8 @@ async fn grant_off_fails_and_check_succeeds_after_the_admin_assigns_the_role() {
     assert_eq!(fixed.code, 0, "{fixed:?}");
     fixed.assert_step("Mailbox access role", "Success", &["all 5 mailboxes"]);
     let stored = env.stored("contoso").await.unwrap();
-    let check: serde_json::Value = serde_json::from_str(stored.last_check.as_deref().unwrap()).unwrap();
+    let check: serde_json::Value =
+        serde_json::from_str(stored.last_check.as_deref().unwrap()).unwrap();
     assert_ne!(check["status"], "failure");
 }
 
@@ -146,16 +205,30 @@ async fn user_name_formats() {
     // Neither DOMAIN\user nor a bare name: refused before any sign-in, naming the formats.
     for bad in ["CONTOSO\\exadmin", "exadmin", "exadmin@contoso"] {
         let run = env
-            .cairn(&["org", "add", "contoso", "--user", bad, "--password-stdin"], "x\n")
+            .cairn(
+                &["org", "add", "contoso", "--user", bad, "--password-stdin"],
+                "x\n",
+            )
             .await;
         assert_eq!(run.code, 2, "{bad}");
-        assert!(run.stderr.contains("user@domain.com or user@domain.onmicrosoft.com"), "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("user@domain.com or user@domain.onmicrosoft.com"),
+            "{}",
+            run.stderr
+        );
     }
     assert_eq!(env.tenant("contoso").applications.len(), before);
     assert!(env.stored("contoso").await.is_none());
 
     // user@domain.com (a non-global Exchange + application administrator) works.
-    let run = env.add_admin("contoso", "exadmin@contoso.com", &["--services", "exchange"]).await;
+    let run = env
+        .add_admin(
+            "contoso",
+            "exadmin@contoso.com",
+            &["--services", "exchange"],
+        )
+        .await;
     assert_eq!(run.code, 0, "{run:?}");
     run.assert_step("Sign-in", "Success", &["exadmin@contoso.com"]);
     run.assert_step("Mailbox access role (re-check)", "Success", &[]);
@@ -165,7 +238,13 @@ async fn user_name_formats() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_without_organization_management_gets_a_failure_naming_it() {
     let env = Env::start().await;
-    let run = env.add_admin("contoso", "appadmin@contoso.com", &["--services", "exchange"]).await;
+    let run = env
+        .add_admin(
+            "contoso",
+            "appadmin@contoso.com",
+            &["--services", "exchange"],
+        )
+        .await;
     assert_eq!(run.code, 1, "{run:?}");
     // The application could be registered and consented (Application + Privileged Role
     // Administrator), but Exchange refuses the role work.
@@ -176,9 +255,21 @@ async fn admin_without_organization_management_gets_a_failure_naming_it() {
         .filter(|l| l.trim_start().starts_with("Failure"))
         .collect();
     assert!(!failures.is_empty());
-    assert!(failures.iter().all(|l| l.contains("Organization Management")), "{failures:?}");
-    run.assert_step("Mailbox access role (assignment)", "Failure", &["appadmin@contoso.com", "Organization Management"]);
-    let org = env.stored("contoso").await.expect("saved for a later re-check");
+    assert!(
+        failures
+            .iter()
+            .all(|l| l.contains("Organization Management")),
+        "{failures:?}"
+    );
+    run.assert_step(
+        "Mailbox access role (assignment)",
+        "Failure",
+        &["appadmin@contoso.com", "Organization Management"],
+    );
+    let org = env
+        .stored("contoso")
+        .await
+        .expect("saved for a later re-check");
     assert!(mail_assignments(&env.tenant("contoso"), &org.application_id).is_empty());
 }
 
@@ -186,10 +277,24 @@ async fn admin_without_organization_management_gets_a_failure_naming_it() {
 async fn helpdesk_may_not_register_the_application() {
     let env = Env::start().await;
     let before = env.tenant("contoso").applications.len();
-    let run = env.add_admin("contoso", "helpdesk@contoso.com", &["--services", "exchange"]).await;
+    let run = env
+        .add_admin(
+            "contoso",
+            "helpdesk@contoso.com",
+            &["--services", "exchange"],
+        )
+        .await;
     assert_eq!(run.code, 1, "{run:?}");
     run.assert_step("Sign-in", "Success", &[]);
-    run.assert_step("Backup application", "Failure", &["may not register applications", "Authorization_RequestDenied", "authentication B"]);
+    run.assert_step(
+        "Backup application",
+        "Failure",
+        &[
+            "may not register applications",
+            "Authorization_RequestDenied",
+            "authentication B",
+        ],
+    );
     assert!(run.stdout.contains("was not added"));
     assert!(env.stored("contoso").await.is_none());
     assert_eq!(env.tenant("contoso").applications.len(), before);

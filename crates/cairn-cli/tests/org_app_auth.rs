@@ -2,6 +2,8 @@
 //! certificate (PEM or PFX); app-only, nothing granted. Fabrikam's application has
 //! scoped ("partial") mailbox access, northwind's organization-wide access.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 mod org_support;
 
 use org_support::{Env, FABRIKAM_APP, NORTHWIND_APP};

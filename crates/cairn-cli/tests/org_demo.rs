@@ -1,5 +1,7 @@
 //! `cairn demo` on a fresh data directory, and again on the same one.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use std::process::Command;
 
 fn demo(home: &std::path::Path) -> (i32, String) {

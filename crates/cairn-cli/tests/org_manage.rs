@@ -1,6 +1,8 @@
 //! Listing, showing and removing organizations; requests refused before anything is
 //! done (services, deployment type, duplicate names, unknown organizations).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 mod org_support;
 
 use org_support::{Env, NORTHWIND_APP};

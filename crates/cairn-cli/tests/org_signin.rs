@@ -1,6 +1,8 @@
 //! Sign-in failures of authentication A, each with the message that says what to do,
 //! and clouds: every region, the wrong region, the legacy germany region.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 mod org_support;
 
 use org_support::Env;

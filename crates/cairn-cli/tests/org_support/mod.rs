@@ -34,7 +34,10 @@ impl Run {
     /// The output line of check step `name` (`  Success  Sign-in: …`).
     pub fn step(&self, name: &str) -> Option<&str> {
         let needle = format!(" {name}: ");
-        self.stdout.lines().find(|l| l.contains(&needle)).map(str::trim)
+        self.stdout
+            .lines()
+            .find(|l| l.contains(&needle))
+            .map(str::trim)
     }
 
     /// Asserts step `name` has `status` and its message contains every `words`.
@@ -42,7 +45,10 @@ impl Run {
         let line = self
             .step(name)
             .unwrap_or_else(|| panic!("no step {name:?} in:\n{}", self.stdout));
-        assert!(line.starts_with(status), "step {name} is not {status}: {line}");
+        assert!(
+            line.starts_with(status),
+            "step {name} is not {status}: {line}"
+        );
         for word in words {
             assert!(line.contains(word), "step {name} lacks {word:?}: {line}");
         }
@@ -102,7 +108,13 @@ impl Env {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         };
-        eprintln!("$ cairn {}\n{}{}(exit {})", args.join(" "), run.stdout, run.stderr, run.code);
+        eprintln!(
+            "$ cairn {}\n{}{}(exit {})",
+            args.join(" "),
+            run.stdout,
+            run.stderr,
+            run.code
+        );
         run
     }
 
@@ -138,7 +150,12 @@ impl Env {
 
     /// An Exchange admin session as `upn` (the way an administrator fixes things with
     /// Exchange Online PowerShell), over the same simulator.
-    pub fn admin_exchange(&self, region: cairn_m365::Region, tenant_id: &str, upn: &str) -> cairn_m365::ExchangeClient {
+    pub fn admin_exchange(
+        &self,
+        region: cairn_m365::Region,
+        tenant_id: &str,
+        upn: &str,
+    ) -> cairn_m365::ExchangeClient {
         let http = cairn_m365::Network::production()
             .with_connect(self.sim.addr())
             .with_extra_ca_pem(self.sim.ca_pem().as_bytes().to_vec())

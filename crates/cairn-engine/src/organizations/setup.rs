@@ -233,27 +233,26 @@ pub(crate) async fn run(
         let already = granted
             .iter()
             .any(|a| a.resource_id == resource.id && a.app_role_id.eq_ignore_ascii_case(role_id));
-        if !already {
-            if let Err(err) = graph
+        if !already
+            && let Err(err) = graph
                 .grant_app_role(&resource.id, &service_principal.id, role_id)
                 .await
-            {
-                let message = match denied_message(&err) {
-                    Some(e) => format!(
-                        "{upn} may not grant admin consent ({}): consent needs a Global Administrator or Privileged Role Administrator; ask one to consent {} for application {}",
-                        e.code,
-                        needs
-                            .iter()
-                            .map(|n| n.request)
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        application.app_id
-                    ),
-                    None => format!("consenting {} failed: {err}", need.request),
-                };
-                fail(report, message);
-                return None;
-            }
+        {
+            let message = match denied_message(&err) {
+                Some(e) => format!(
+                    "{upn} may not grant admin consent ({}): consent needs a Global Administrator or Privileged Role Administrator; ask one to consent {} for application {}",
+                    e.code,
+                    needs
+                        .iter()
+                        .map(|n| n.request)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    application.app_id
+                ),
+                None => format!("consenting {} failed: {err}", need.request),
+            };
+            fail(report, message);
+            return None;
         }
         consented.push(need.request);
     }
