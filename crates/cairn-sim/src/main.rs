@@ -61,6 +61,9 @@ async fn main() -> anyhow::Result<()> {
             listen,
             state_dir,
         } => {
+            // Passwords are shown for the built-in scenario only (they are documented
+            // demo identities); a user's scenario file keeps its own.
+            let show_passwords = scenario.is_none();
             let scenario = match &scenario {
                 Some(p) => Scenario::from_path(p)
                     .with_context(|| format!("loading scenario {}", p.display()))?,
@@ -101,7 +104,11 @@ async fn main() -> anyhow::Result<()> {
                         t.cloud.name(),
                         t.id,
                         u.upn,
-                        u.password.as_deref().unwrap_or_default()
+                        if show_passwords {
+                            u.password.as_deref().unwrap_or_default()
+                        } else {
+                            "(see the scenario file)"
+                        }
                     );
                 }
             }

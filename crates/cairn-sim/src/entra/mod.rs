@@ -1,6 +1,7 @@
 //! Entra ID on every cloud's authority host: OpenID metadata, instance discovery, user
 //! realm, JWKS and the token endpoints (v2 and v1).
 
+mod client_auth;
 pub mod errors;
 pub mod token;
 

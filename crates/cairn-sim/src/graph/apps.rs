@@ -1,4 +1,4 @@
-//! App registrations, service principals and admin consent (app role assignments), with
+//! App registrations and service principals, with
 //! Graph's authorization: delegated callers need an administrator role, app-only callers
 //! the matching application permission.
 
@@ -9,17 +9,14 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode, Uri};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use super::directory::with_tenant;
 use super::{GraphError, ListQuery, caller, collection, entity};
 use crate::auth::{Caller, Principal};
 use crate::catalog;
 use crate::server::{Origin, Shared, json_response};
-use crate::state::build::{assignment_id, key_credential};
-use crate::state::{
-    AppRoleAssignment, Application, PasswordCredential, ServicePrincipal, TenantState, created_time,
-};
+use crate::state::build::key_credential;
+use crate::state::{Application, PasswordCredential, ServicePrincipal, TenantState, created_time};
 
 type Params = Query<HashMap<String, String>>;
 
@@ -28,11 +25,10 @@ const APP_ADMIN_ROLES: &[&str] = &[
     "Application Administrator",
     "Cloud Application Administrator",
 ];
-const CONSENT_ROLES: &[&str] = &["Global Administrator", "Privileged Role Administrator"];
 
 /// Delegated: the signed-in user must hold one of `roles` (and the token the scope);
 /// app-only: one of `app_roles`.
-fn authorize(
+pub(super) fn authorize(
     t: &TenantState,
     c: &Caller,
     roles: &[&str],
@@ -118,21 +114,7 @@ fn sp_json(sp: &ServicePrincipal) -> Value {
     })
 }
 
-fn assignment_json(a: &AppRoleAssignment) -> Value {
-    json!({
-        "id": a.id,
-        "deletedDateTime": null,
-        "appRoleId": a.app_role_id.to_string(),
-        "createdDateTime": a.created_date_time,
-        "principalDisplayName": a.principal_display_name,
-        "principalId": a.principal_id.to_string(),
-        "principalType": "ServicePrincipal",
-        "resourceDisplayName": a.resource_display_name,
-        "resourceId": a.resource_id.to_string(),
-    })
-}
-
-fn lq<'a>(
+pub(super) fn lq<'a>(
     p: &'a HashMap<String, String>,
     h: &'a HeaderMap,
     uri: &'a Uri,
@@ -147,12 +129,12 @@ fn lq<'a>(
     }
 }
 
-const APP_READ: &[&str] = &[
+pub(super) const APP_READ: &[&str] = &[
     "Application.Read.All",
     "Application.ReadWrite.All",
     "Directory.Read.All",
 ];
-const APP_READ_SCOPES: &[&str] = &[
+pub(super) const APP_READ_SCOPES: &[&str] = &[
     "Application.Read.All",
     "Application.ReadWrite.All",
     "Directory.Read.All",
@@ -208,7 +190,7 @@ pub(super) async fn get_application(
     Ok(entity(&origin, "applications/$entity", v, p.get("$select")))
 }
 
-fn parse_body(body: &[u8]) -> Result<Value, GraphError> {
+pub(super) fn parse_body(body: &[u8]) -> Result<Value, GraphError> {
     serde_json::from_slice(body).map_err(|e| {
         GraphError::new(
             StatusCode::BAD_REQUEST,
@@ -454,7 +436,10 @@ pub(super) async fn list_service_principals(
     collection(&origin, lq(&p, &headers, &uri, "servicePrincipals"), items)
 }
 
-fn find_sp<'t>(t: &'t TenantState, id: &str) -> Result<&'t ServicePrincipal, GraphError> {
+pub(super) fn find_sp<'t>(
+    t: &'t TenantState,
+    id: &str,
+) -> Result<&'t ServicePrincipal, GraphError> {
     let app_id = id
         .strip_prefix("(appId='")
         .and_then(|s| s.strip_suffix("')"));
@@ -534,152 +519,6 @@ pub(super) async fn create_service_principal(
     t.service_principals.push(sp);
     v["@odata.context"] = json!(format!(
         "{}/v1.0/$metadata#servicePrincipals/$entity",
-        origin.base()
-    ));
-    Ok(json_response(StatusCode::CREATED, &v))
-}
-
-pub(super) async fn app_role_assigned_to(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
-    Path(id): Path<String>,
-    Query(p): Params,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, GraphError> {
-    let c = caller(&sim, &origin, &headers)?;
-    if !c.has_permission(APP_READ, APP_READ_SCOPES) {
-        return Err(GraphError::denied());
-    }
-    let items = with_tenant(&sim, &c, |t| {
-        let sp = find_sp(t, &id)?;
-        Ok(t.app_role_assignments
-            .iter()
-            .filter(|a| a.resource_id == sp.id)
-            .map(assignment_json)
-            .collect())
-    })?;
-    collection(
-        &origin,
-        lq(
-            &p,
-            &headers,
-            &uri,
-            &format!("servicePrincipals('{id}')/appRoleAssignedTo"),
-        ),
-        items,
-    )
-}
-
-pub(super) async fn app_role_assignments(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
-    Path(id): Path<String>,
-    Query(p): Params,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, GraphError> {
-    let c = caller(&sim, &origin, &headers)?;
-    if !c.has_permission(APP_READ, APP_READ_SCOPES) {
-        return Err(GraphError::denied());
-    }
-    let items = with_tenant(&sim, &c, |t| {
-        let sp = find_sp(t, &id)?;
-        Ok(t.app_role_assignments
-            .iter()
-            .filter(|a| a.principal_id == sp.id)
-            .map(assignment_json)
-            .collect())
-    })?;
-    collection(
-        &origin,
-        lq(
-            &p,
-            &headers,
-            &uri,
-            &format!("servicePrincipals('{id}')/appRoleAssignments"),
-        ),
-        items,
-    )
-}
-
-/// Admin consent to an application permission (`POST …/appRoleAssignedTo` or
-/// `…/appRoleAssignments`).
-pub(super) async fn grant_app_role(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
-    Path(_id): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<Response, GraphError> {
-    let c = caller(&sim, &origin, &headers)?;
-    let body = parse_body(&body)?;
-    let mut state = sim.write();
-    let t = state
-        .tenant_mut(c.tenant)
-        .ok_or_else(|| GraphError::not_found(&c.tenant.to_string()))?;
-    authorize(
-        t,
-        &c,
-        CONSENT_ROLES,
-        &[
-            "AppRoleAssignment.ReadWrite.All",
-            "Directory.AccessAsUser.All",
-        ],
-        &["AppRoleAssignment.ReadWrite.All"],
-    )?;
-    let get = |k: &str| {
-        body.get(k)
-            .and_then(Value::as_str)
-            .and_then(|s| Uuid::parse_str(s).ok())
-            .ok_or_else(|| {
-                GraphError::bad_request(format!(
-                    "Invalid value specified for property '{k}' of resource 'AppRoleAssignment'."
-                ))
-            })
-    };
-    let (principal_id, resource_id, role_id) =
-        (get("principalId")?, get("resourceId")?, get("appRoleId")?);
-    let principal = t
-        .service_principals
-        .iter()
-        .find(|s| s.id == principal_id)
-        .ok_or_else(|| GraphError::not_found(&principal_id.to_string()))?;
-    let resource = t
-        .service_principals
-        .iter()
-        .find(|s| s.id == resource_id)
-        .ok_or_else(|| GraphError::not_found(&resource_id.to_string()))?;
-    if !resource.app_roles.iter().any(|r| r.id == role_id) {
-        return Err(GraphError::bad_request(
-            "Permission being assigned was not found on application",
-        ));
-    }
-    if t.app_role_assignments.iter().any(|a| {
-        a.principal_id == principal_id && a.resource_id == resource_id && a.app_role_id == role_id
-    }) {
-        return Err(GraphError::bad_request(
-            "Permission being assigned already exists on the object",
-        ));
-    }
-    let a = AppRoleAssignment {
-        id: assignment_id(t.id, principal_id, role_id),
-        principal_id,
-        principal_display_name: principal.display_name.clone(),
-        resource_id,
-        resource_display_name: resource.display_name.clone(),
-        app_role_id: role_id,
-        created_date_time: String::new(),
-    };
-    let serial = t.next_serial();
-    let a = AppRoleAssignment {
-        created_date_time: created_time(serial),
-        ..a
-    };
-    let mut v = assignment_json(&a);
-    t.app_role_assignments.push(a);
-    v["@odata.context"] = json!(format!(
-        "{}/v1.0/$metadata#servicePrincipals('{resource_id}')/appRoleAssignedTo/$entity",
         origin.base()
     ));
     Ok(json_response(StatusCode::CREATED, &v))

@@ -3,6 +3,7 @@
 //! mailbox endpoints whose access Exchange RBAC decides. JSON shaped as Graph returns it.
 
 mod apps;
+mod consent;
 mod directory;
 mod mail;
 pub mod query;
@@ -64,11 +65,11 @@ pub fn router() -> Router<Shared> {
         )
         .route(
             "/v1.0/servicePrincipals/{id}/appRoleAssignedTo",
-            get(apps::app_role_assigned_to).post(apps::grant_app_role),
+            get(consent::app_role_assigned_to).post(consent::grant_app_role),
         )
         .route(
             "/v1.0/servicePrincipals/{id}/appRoleAssignments",
-            get(apps::app_role_assignments).post(apps::grant_app_role),
+            get(consent::app_role_assignments).post(consent::grant_app_role),
         )
         .route("/v1.0/users/{id}/mailFolders", get(mail::folders))
         .route("/v1.0/users/{id}/mailFolders/{fid}", get(mail::folder))
