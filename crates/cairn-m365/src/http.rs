@@ -54,17 +54,20 @@ where
                 .with_jitter(),
         )
         .when(Error::is_temporary)
-        .adjust(|err: &Error, backoff| {
-            // The service's own Retry-After wins over our backoff, exactly.
-            match err.service().and_then(|e| e.retry_after) {
-                Some(wait) => Some(wait),
-                None => backoff,
-            }
-        })
+        .adjust(wait_before_retry)
         .notify(|err: &Error, wait| {
             tracing::debug!(%err, ?wait, "temporary failure, retrying");
         })
         .await
+}
+
+/// How long to wait before the next attempt: the service's own `Retry-After`, exactly,
+/// else our exponential backoff (`None` once the retries are used up).
+fn wait_before_retry(err: &Error, backoff: Option<Duration>) -> Option<Duration> {
+    match (err.service().and_then(|e| e.retry_after), backoff) {
+        (Some(wait), Some(_)) => Some(wait),
+        (_, backoff) => backoff,
+    }
 }
 
 /// `Retry-After` in seconds (the form Graph and Exchange use).
@@ -87,4 +90,95 @@ pub(crate) async fn json<T: serde::de::DeserializeOwned>(
         url: url.to_owned(),
         what: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn throttled(retry_after: Option<u64>) -> Error {
+        Error::Service {
+            method: "GET".into(),
+            url: "u".into(),
+            error: Box::new(ServiceError::parse(
+                Service::Graph,
+                429,
+                retry_after.map(Duration::from_secs),
+                b"{}",
+            )),
+        }
+    }
+
+    #[test]
+    fn retry_after_wins_over_backoff_until_retries_run_out() {
+        let backoff = Some(Duration::from_millis(700));
+        assert_eq!(
+            wait_before_retry(&throttled(Some(7)), backoff),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(wait_before_retry(&throttled(None), backoff), backoff);
+        assert_eq!(wait_before_retry(&throttled(Some(7)), None), None);
+    }
+
+    /// A loopback server answering 429 + Retry-After, then 200: the call succeeds after
+    /// exactly one retry; a 403 is not retried.
+    #[tokio::test]
+    async fn throttled_request_is_retried_and_permanent_error_is_not() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                let mut buf = vec![0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let request = String::from_utf8_lossy(&buf).into_owned();
+                let reply = if request.starts_with("GET /denied") {
+                    let body =
+                        r#"{"error":{"code":"ErrorAccessDenied","message":"Access denied"}}"#;
+                    format!(
+                        "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                } else if n == 0 {
+                    let body = r#"{"error":{"code":"TooManyRequests","message":"slow down"}}"#;
+                    format!(
+                        "HTTP/1.1 429 Too Many Requests\r\nretry-after: 1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                } else {
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\nconnection: close\r\n\r\n{\"value\":1}".to_owned()
+                };
+                let _ = socket.write_all(reply.as_bytes()).await;
+            }
+        });
+        let client = reqwest::Client::new();
+        let url = format!("http://{addr}/ok");
+        let response = send(Service::Graph, &Method::GET, &url, || client.get(&url))
+            .await
+            .unwrap();
+        let body: serde_json::Value = json(&url, response).await.unwrap();
+        assert_eq!(body["value"], 1);
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+
+        let url = format!("http://{addr}/denied");
+        let err = send(Service::Graph, &Method::GET, &url, || client.get(&url))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            3,
+            "a permanent error is not retried"
+        );
+        let service = err.service().unwrap();
+        assert_eq!(service.code, "ErrorAccessDenied");
+        assert!(service.is_access_denied() && !err.is_temporary());
+    }
 }
