@@ -299,3 +299,70 @@ async fn helpdesk_may_not_register_the_application() {
     assert!(env.stored("contoso").await.is_none());
     assert_eq!(env.tenant("contoso").applications.len(), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reusing_an_application_adds_a_certificate_and_keeps_the_old_one() {
+    let env = Env::start().await;
+    let admin = "admin@contoso.onmicrosoft.com";
+    let first = env
+        .add_admin("contoso", admin, &["--services", "exchange"])
+        .await;
+    assert_eq!(first.code, 0, "{first:?}");
+    let app_id = env.stored("contoso").await.unwrap().application_id;
+    let apps = env.tenant("contoso").applications.len();
+
+    let second = env
+        .add_admin(
+            "contoso-again",
+            admin,
+            &["--services", "exchange", "--app-id", &app_id],
+        )
+        .await;
+    assert_eq!(second.code, 0, "{second:?}");
+    second.assert_step("Backup application", "Success", &["reused", &app_id]);
+    // The role assigned by the first add is found: nothing to grant.
+    second.assert_step("Mailbox access role", "Success", &["all 5 mailboxes"]);
+    assert!(second.step("Mailbox access role (re-check)").is_none());
+
+    let tenant = env.tenant("contoso");
+    assert_eq!(tenant.applications.len(), apps, "no second application");
+    let app = tenant
+        .applications
+        .iter()
+        .find(|a| a.app_id.to_string() == app_id)
+        .unwrap();
+    let mut in_tenant: Vec<String> = app
+        .key_credentials
+        .iter()
+        .map(|k| k.sha1.iter().map(|b| format!("{b:02X}")).collect())
+        .collect();
+    let mut stored: Vec<String> = Vec::new();
+    for name in ["contoso", "contoso-again"] {
+        let org = env.stored(name).await.unwrap();
+        assert_eq!(org.application_id, app_id);
+        stored.push(cairn_m365::cert::thumbprint_of_pem(&org.certificate_pem).unwrap());
+    }
+    in_tenant.sort();
+    stored.sort();
+    assert_eq!(in_tenant, stored);
+
+    // Both organizations still sign in with their own certificate.
+    let check = env.cairn(&["org", "check", "contoso"], "").await;
+    assert_eq!(check.code, 0, "{check:?}");
+    check.assert_step("Application sign-in", "Success", &[]);
+
+    // An application that does not exist is named.
+    let missing = env
+        .add_admin(
+            "contoso-3",
+            admin,
+            &["--app-id", "0d0e0f00-1111-4222-8333-444455556666"],
+        )
+        .await;
+    assert_eq!(missing.code, 1);
+    missing.assert_step(
+        "Backup application",
+        "Failure",
+        &["no application 0d0e0f00-1111-4222-8333-444455556666"],
+    );
+}
