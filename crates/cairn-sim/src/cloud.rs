@@ -110,6 +110,16 @@ impl Cloud {
         }
     }
 
+    /// v1 issuer for a tenant segment that may be a placeholder (`{tenantid}`).
+    pub fn v1_issuer_string(self, tenant: &str) -> String {
+        match uuid::Uuid::parse_str(tenant) {
+            Ok(id) => self.v1_issuer(&id),
+            Err(_) => self
+                .v1_issuer(&uuid::Uuid::nil())
+                .replace(&uuid::Uuid::nil().to_string(), tenant),
+        }
+    }
+
     /// `cloud_instance_name` of instance discovery and user realm answers.
     pub fn instance_name(self) -> &'static str {
         match self {

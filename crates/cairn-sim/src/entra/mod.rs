@@ -153,17 +153,6 @@ fn metadata(sim: &Shared, origin: &Origin, tenant: &str, v2: bool) -> Response {
     json_response(StatusCode::OK, &body)
 }
 
-impl crate::cloud::Cloud {
-    fn v1_issuer_string(self, tenant: &str) -> String {
-        match Uuid::parse_str(tenant) {
-            Ok(id) => self.v1_issuer(&id),
-            Err(_) => self
-                .v1_issuer(&Uuid::nil())
-                .replace(&Uuid::nil().to_string(), tenant),
-        }
-    }
-}
-
 async fn metadata_v2(
     State(sim): State<Shared>,
     Extension(origin): Extension<Origin>,

@@ -367,7 +367,7 @@ fn new_service_principal(
         app_id: entra.app_id,
         object_id: entra.id,
         display_name: display,
-        identity: catalog::derived_id(&t.id, "exoServicePrincipal", &entra.app_id.to_string()),
+        identity: entra.id,
     };
     let row = sp_row(&sp);
     t.exchange.service_principals.push(sp);

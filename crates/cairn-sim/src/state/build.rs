@@ -225,7 +225,8 @@ pub fn build_tenant(
                 app_id: app.app_id,
                 object_id: sp.id,
                 display_name: app.name.clone(),
-                identity: derived_id(&tid, "exoServicePrincipal", &app_id),
+                // Exchange identifies the service principal by its Entra object id.
+                identity: sp.id,
             });
         }
         service_principals.push(sp);

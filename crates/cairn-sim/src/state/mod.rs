@@ -297,7 +297,7 @@ pub struct ExoServicePrincipal {
     pub object_id: Uuid,
     /// Display name.
     pub display_name: String,
-    /// Exchange identity (GUID).
+    /// Exchange identity (the Entra object id, as Exchange shows it).
     pub identity: Uuid,
 }
 
