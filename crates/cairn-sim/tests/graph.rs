@@ -602,3 +602,130 @@ async fn mailbox_access_follows_exchange_role_assignment_scopes() {
         .await;
     assert_eq!(s, 403, "{body}");
 }
+
+fn proof(key_pem: &str, object_id: &str) -> String {
+    use cairn_sim::jwt::b64url;
+    let cred = cairn_sim::pki::RsaCredential::from_pem(key_pem).unwrap();
+    let key = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&cred.key_pkcs8).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let header =
+        json!({"alg": "RS256", "typ": "JWT", "x5t": b64url(&cairn_sim::pki::sha1(&cred.cert_der))});
+    let claims = json!({"aud": "00000002-0000-0000-c000-000000000000", "iss": object_id, "nbf": now, "exp": now + 600});
+    let input = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    );
+    let mut sig = vec![0; key.public_modulus_len()];
+    key.sign(
+        &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+        &aws_lc_rs::rand::SystemRandom::new(),
+        input.as_bytes(),
+        &mut sig,
+    )
+    .unwrap();
+    format!("{input}.{}", b64url(&sig))
+}
+
+#[tokio::test]
+async fn add_key_needs_proof_and_add_password_returns_a_working_secret() {
+    use base64::Engine;
+    let sim = start().await;
+    let admin = sim
+        .graph_token(
+            "contoso.com",
+            "admin@contoso.onmicrosoft.com",
+            "Contoso-Admin-2026!",
+        )
+        .await;
+    let (app_id, _, pem) = register_app(&sim, &admin, &["User.Read.All"]).await;
+    let object_id = sim
+        .handle
+        .tenant_state("contoso")
+        .unwrap()
+        .application_by_app_id(&app_id)
+        .unwrap()
+        .id
+        .to_string();
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec![])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let new_pem = format!("{}{}", cert.pem(), key.serialize_pem());
+    let key_b64 = base64::engine::general_purpose::STANDARD.encode(cert.der());
+    let url = sim.url(G, &format!("/v1.0/applications/{object_id}/addKey"));
+    let body = |proof: String| json!({"keyCredential": {"type": "AsymmetricX509Cert", "usage": "Verify", "key": key_b64}, "passwordCredential": null, "proof": proof});
+    // A proof signed by the new key itself is not proof of possession of an existing one.
+    let (s, e) = sim
+        .send_json(
+            Method::POST,
+            &url,
+            &admin,
+            &body(proof(&new_pem, &object_id)),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+    let (s, k) = sim
+        .send_json(Method::POST, &url, &admin, &body(proof(&pem, &object_id)))
+        .await;
+    assert_eq!(s, 200, "{k}");
+    assert_eq!(
+        k["customKeyIdentifier"],
+        hex::encode_upper(cairn_sim::pki::sha1(cert.der()))
+    );
+    let state = sim.handle.tenant_state("contoso").unwrap();
+    assert_eq!(
+        state
+            .application_by_app_id(&app_id)
+            .unwrap()
+            .key_credentials
+            .len(),
+        2
+    );
+    // Both certificates sign in.
+    for p in [&pem, &new_pem] {
+        let (s, b) = sim
+            .app_token_cert(
+                "contoso.com",
+                &app_id,
+                p,
+                "https://graph.microsoft.com/.default",
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let (s, secret) = sim
+        .send_json(
+            Method::POST,
+            &sim.url(G, &format!("/v1.0/applications/{object_id}/addPassword")),
+            &admin,
+            &json!({"passwordCredential": {"displayName": "ci"}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{secret}");
+    let text = secret["secretText"].as_str().unwrap();
+    assert_eq!(secret["hint"].as_str().unwrap(), &text[..3]);
+    let (s, b) = sim
+        .token_form(
+            "login.microsoftonline.com",
+            "contoso.com",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &app_id),
+                ("client_secret", text),
+                ("scope", "https://graph.microsoft.com/.default"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(claims(b["access_token"].as_str().unwrap())["appidacr"], "1");
+    // GET never returns the secret.
+    let (_, a) = sim
+        .get(
+            &sim.url(G, &format!("/v1.0/applications/{object_id}")),
+            &admin,
+        )
+        .await;
+    assert!(a["passwordCredentials"][0]["secretText"].is_null());
+}

@@ -523,3 +523,80 @@ pub(super) async fn create_service_principal(
     ));
     Ok(json_response(StatusCode::CREATED, &v))
 }
+
+/// `POST /applications/{id}/addKey`: adds a certificate, proven by a JWT signed with the
+/// key of a certificate the application already has (aud `00000002-0000-0000-c000-000000000000`,
+/// iss = the application's object id). The application may call it on itself.
+pub(super) async fn add_key(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    let body = parse_body(&body)?;
+    let mut state = sim.write();
+    let t = state
+        .tenant_mut(c.tenant)
+        .ok_or_else(|| GraphError::not_found(&c.tenant.to_string()))?;
+    let app = find_app(t, &id)?.clone();
+    let is_self = matches!(&c.principal, Principal::App { app_id, .. } if app_id.eq_ignore_ascii_case(&app.app_id.to_string()));
+    if !is_self {
+        authorize(
+            t,
+            &c,
+            APP_ADMIN_ROLES,
+            &["Application.ReadWrite.All", "Directory.AccessAsUser.All"],
+            &["Application.ReadWrite.All"],
+        )?;
+    }
+    let proof = body
+        .get("proof")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let bad_proof = || {
+        GraphError::bad_request(
+            "Proof of possession is invalid: sign a JWT (aud 00000002-0000-0000-c000-000000000000, iss = the application's object id, valid up to 10 minutes) with the key of one of the application's current certificates.",
+        )
+    };
+    let jwt = crate::jwt::Jwt::decode(proof).ok_or_else(bad_proof)?;
+    let signed_by_existing = app.key_credentials.iter().any(|k| {
+        crate::pki::rsa_public_key(&k.der)
+            .is_some_and(|(_, _, pkcs1)| crate::jwt::verify_signature(&pkcs1, "RS256", &jwt))
+    });
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims_ok = jwt.claim("aud") == Some("00000002-0000-0000-c000-000000000000")
+        && jwt
+            .claim("iss")
+            .is_some_and(|i| i.eq_ignore_ascii_case(&app.id.to_string()))
+        && jwt.num("exp").is_some_and(|e| e >= now)
+        && jwt.num("nbf").is_none_or(|n| n <= now + 300);
+    if !signed_by_existing || !claims_ok {
+        return Err(bad_proof());
+    }
+    let item = body
+        .get("keyCredential")
+        .cloned()
+        .ok_or_else(|| GraphError::bad_request("keyCredential is required."))?;
+    let serial = t.next_serial();
+    let mut added = key_credentials(t, &[], &json!([item]), serial)?;
+    let Some(k) = added.pop() else {
+        return Err(GraphError::bad_request("keyCredential is required."));
+    };
+    let v = json!({
+        "@odata.context": format!("{}/v1.0/$metadata#microsoft.graph.keyCredential", origin.base()),
+        "customKeyIdentifier": hex::encode_upper(&k.sha1),
+        "displayName": k.display_name,
+        "endDateTime": k.end_date_time,
+        "key": null,
+        "keyId": k.key_id.to_string(),
+        "startDateTime": k.start_date_time,
+        "type": "AsymmetricX509Cert",
+        "usage": "Verify",
+    });
+    if let Some(a) = t.applications.iter_mut().find(|a| a.id == app.id) {
+        a.key_credentials.push(k);
+    }
+    Ok(json_response(StatusCode::OK, &v))
+}

@@ -55,6 +55,7 @@ pub fn router() -> Router<Shared> {
             "/v1.0/applications/{id}/addPassword",
             post(apps::add_password),
         )
+        .route("/v1.0/applications/{id}/addKey", post(apps::add_key))
         .route(
             "/v1.0/servicePrincipals",
             get(apps::list_service_principals).post(apps::create_service_principal),
