@@ -106,8 +106,8 @@ fn metadata(sim: &Shared, origin: &Origin, tenant: &str, v2: bool) -> Response {
         }) {
             Some(t) => (t.id.to_string(), t.cloud),
             None => {
-                let e = AadError::tenant_not_found(tenant).at(&origin.base(), None);
-                let mut e = e;
+                // The metadata endpoint names the OAuth error "invalid_tenant".
+                let mut e = AadError::tenant_not_found(tenant).at(&origin.base(), None);
                 e.error = "invalid_tenant";
                 return e.into_response();
             }
