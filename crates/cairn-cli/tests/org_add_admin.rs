@@ -83,6 +83,12 @@ async fn grant_on_warns_assigns_the_role_and_rechecks_to_success() {
         "Success",
         &["organization-wide", "all 5 mailboxes"],
     );
+    run.assert_step(
+        "Exchange Online PowerShell connection",
+        "Success",
+        &["5 mailboxes"],
+    );
+    assert_eq!(run.result(), Some("Success"));
     run.assert_step("SharePoint and OneDrive access", "Success", &[]);
 
     // The catalog holds the organization and its check; the certificate is the one the

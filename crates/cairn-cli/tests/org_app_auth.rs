@@ -66,6 +66,7 @@ async fn fabrikam_partial_access_names_the_mailboxes_outside_then_full_after_fix
         "Warning",
         &[
             "partial access",
+            "\"Application Mail.ReadWrite\" is limited to Sales mailboxes",
             "2 of 5 mailboxes are outside",
             "dan@fabrikam.com, eve@fabrikam.com",
         ],

@@ -24,6 +24,7 @@ fn demo_adds_and_checks_contoso_in_a_fresh_data_dir() {
     assert_eq!(code, 0);
     assert!(stdout.contains("Success  Sign-in: signed in as admin@contoso.onmicrosoft.com"));
     assert!(stdout.contains("Mailbox access role (re-check): \"Application Mail.ReadWrite\" is assigned organization-wide"));
+    assert!(stdout.contains("Result: Success"));
     let row = stdout
         .lines()
         .find(|l| l.starts_with("contoso "))

@@ -153,6 +153,7 @@ async fn add_in_region(
         "Success",
         &["all 2 mailboxes"],
     );
+    assert_eq!(run.result(), Some("Success"));
     let org = env.stored(name).await.expect("saved");
     assert_eq!(org.region, region);
     let tenant = env.tenant(name);

@@ -26,6 +26,8 @@ pub(crate) struct Target<'a> {
 /// with grant on).
 pub(crate) struct Granter<'a> {
     pub exchange: &'a ExchangeClient,
+    pub graph: &'a GraphClient,
+    pub service_principal_id: &'a str,
     pub upn: &'a str,
 }
 
@@ -216,14 +218,37 @@ async fn exchange_steps(
     }
     // The admin API tells scopes apart; without it mailbox access is still checked by
     // probing each mailbox through Graph.
-    let admin_api: Option<&ExchangeClient> = match exchange.mailboxes().await {
+    let mut mailboxes = exchange.mailboxes().await;
+    let mut granted_role = None;
+    if let (Err(err), Grant::With(granter)) = (&mailboxes, &grant)
+        && err.service().is_some_and(|e| e.is_access_denied())
+    {
+        // Exchange wants the application to hold a directory role: give it the
+        // read-only one, then try again with a fresh token.
+        match super::setup::grant_directory_role(
+            granter.graph,
+            granter.upn,
+            granter.service_principal_id,
+        )
+        .await
+        {
+            Ok(done) => {
+                app.forget_tokens().await;
+                mailboxes = exchange.mailboxes().await;
+                granted_role = Some(done);
+            }
+            Err(why) => granted_role = Some(why),
+        }
+    }
+    let admin_api: Option<&ExchangeClient> = match mailboxes {
         Ok(mailboxes) => {
+            let note = granted_role.map(|d| format!(" ({d})")).unwrap_or_default();
             report.push(
                 KEY,
                 NAME,
                 Status::Success,
                 format!(
-                    "connected to {} as the application; {} mailboxes",
+                    "connected to {} as the application; {} mailboxes{note}",
                     target.region.exchange_host(),
                     mailboxes.len()
                 ),
@@ -232,9 +257,10 @@ async fn exchange_steps(
         }
         Err(err) => {
             let denied = err.service().is_some_and(|e| e.is_access_denied());
+            let note = granted_role.map(|d| format!(" ({d})")).unwrap_or_default();
             let message = if denied {
                 format!(
-                    "the application may not run Exchange admin cmdlets: give it the Global Reader directory role (Entra > Roles and administrators > Global Reader > Add assignments > {}) so the check can name mailbox scopes; mailbox access is checked by probing mailboxes instead",
+                    "the application may not run Exchange admin cmdlets: give it the Global Reader directory role (Entra > Roles and administrators > Global Reader > Add assignments > {}) so the check can name mailbox scopes; mailbox access is checked by probing mailboxes instead{note}",
                     target.app_id
                 )
             } else {

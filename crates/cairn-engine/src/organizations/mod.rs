@@ -194,12 +194,13 @@ impl Organizations {
                 let grant = if grant {
                     check::Grant::With(check::Granter {
                         exchange: &done.admin_exchange,
+                        graph: &done.admin_graph,
+                        service_principal_id: &done.service_principal_id,
                         upn: &upn,
                     })
                 } else {
                     check::Grant::Off
                 };
-                let _ = done.exchange_ready;
                 check::run(&target, app, grant, &mut report).await;
                 table::insert(
                     &self.catalog,

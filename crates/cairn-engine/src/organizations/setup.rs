@@ -19,10 +19,12 @@ pub(crate) struct Established {
     pub initial_domain: String,
     pub app_id: String,
     pub certificate: AppCertificate,
+    /// The application's service principal (object id).
+    pub service_principal_id: String,
+    /// The administrator's Graph session (for a directory role, if Exchange wants one).
+    pub admin_graph: GraphClient,
     /// The administrator's Exchange session (for granting the mailbox role).
     pub admin_exchange: ExchangeClient,
-    /// Whether Exchange knows the application (New-ServicePrincipal worked).
-    pub exchange_ready: bool,
 }
 
 fn denied_message(err: &cairn_m365::Error) -> Option<&cairn_m365::ServiceError> {
@@ -284,9 +286,8 @@ pub(crate) async fn run(
         )),
         tenant_id.clone(),
     );
-    let exchange_ready = if target.services.has(super::model::ServiceKind::Exchange) {
-        let role = directory_role(&graph, upn, &service_principal, report).await;
-        let known = exchange_service_principal(
+    if target.services.has(super::model::ServiceKind::Exchange) {
+        exchange_service_principal(
             &admin_exchange,
             upn,
             &application.app_id,
@@ -295,32 +296,27 @@ pub(crate) async fn run(
             report,
         )
         .await;
-        role && known
-    } else {
-        true
-    };
+    }
     Some(Established {
         tenant_id,
         initial_domain,
         app_id: application.app_id,
+        service_principal_id: service_principal.id,
         certificate,
+        admin_graph: graph,
         admin_exchange,
-        exchange_ready,
     })
 }
 
-/// App-only Exchange Online PowerShell needs the application to hold a directory role;
-/// Global Reader is the read-only one that lets the check run Get-Mailbox and
-/// Test-ServicePrincipalAuthorization.
-async fn directory_role(
+/// Gives the application the Global Reader directory role (read-only), which app-only
+/// Exchange Online PowerShell needs when Exchange asks for a directory role. Returns what
+/// was done, or what the administrator must do.
+pub(crate) async fn grant_directory_role(
     graph: &GraphClient,
     upn: &str,
-    sp: &ServicePrincipal,
-    report: &mut CheckReport,
-) -> bool {
-    const KEY: &str = "directory-role";
-    const NAME: &str = "Directory role for Exchange";
-    let held = match graph.directory_role_assignments(&sp.id).await {
+    service_principal_id: &str,
+) -> Result<String, String> {
+    let held = match graph.directory_role_assignments(service_principal_id).await {
         Ok(list) => list.iter().any(|a| {
             a.role_definition_id
                 .eq_ignore_ascii_case(GLOBAL_READER_ROLE)
@@ -328,30 +324,22 @@ async fn directory_role(
         Err(_) => false,
     };
     if held {
-        report.push(KEY, NAME, Status::Success, "the application already holds Global Reader (read-only), which app-only Exchange Online PowerShell needs");
-        return true;
+        return Ok("the application already holds the Global Reader directory role".into());
     }
     match graph
-        .assign_directory_role(&sp.id, GLOBAL_READER_ROLE)
+        .assign_directory_role(service_principal_id, GLOBAL_READER_ROLE)
         .await
     {
-        Ok(_) => {
-            report.push(KEY, NAME, Status::Success, "assigned Global Reader (read-only) to the application: app-only Exchange Online PowerShell needs a directory role");
-            true
-        }
-        Err(err) => {
-            let message = match denied_message(&err) {
-                Some(e) => format!(
-                    "{upn} may not assign directory roles ({}): a Global Administrator or Privileged Role Administrator must give the application the Global Reader role (Entra > Roles and administrators > Global Reader > Add assignments)",
-                    e.code
-                ),
-                None => format!(
-                    "assigning Global Reader to the application failed ({err}): give the application the Global Reader role (Entra > Roles and administrators) so that cairn org check can run Exchange admin cmdlets"
-                ),
-            };
-            report.push(KEY, NAME, Status::Warning, message);
-            false
-        }
+        Ok(_) => Ok(format!(
+            "Cairn gave the application the Global Reader directory role (read-only) as {upn}"
+        )),
+        Err(err) => Err(match denied_message(&err) {
+            Some(e) => format!(
+                "{upn} may not assign directory roles ({}): a Global Administrator or Privileged Role Administrator must give the application the Global Reader role (Entra > Roles and administrators > Global Reader > Add assignments)",
+                e.code
+            ),
+            None => format!("assigning the Global Reader directory role failed ({err})"),
+        }),
     }
 }
 
@@ -362,7 +350,7 @@ async fn exchange_service_principal(
     sp: &ServicePrincipal,
     display_name: &str,
     report: &mut CheckReport,
-) -> bool {
+) {
     const KEY: &str = "exchange-service-principal";
     const NAME: &str = "Exchange service principal";
     let result = match exchange.find_service_principal(app_id).await {
@@ -376,7 +364,6 @@ async fn exchange_service_principal(
     match result {
         Ok(message) => {
             report.push(KEY, NAME, Status::Success, message);
-            true
         }
         Err(err) => {
             let message = match err.sign_in() {
@@ -390,7 +377,6 @@ async fn exchange_service_principal(
                 },
             };
             report.push(KEY, NAME, Status::Failure, message);
-            false
         }
     }
 }
