@@ -262,13 +262,11 @@ impl Authenticator {
         let client_id = self.credential.client_id(resource).to_owned();
         let mut form: Vec<(&str, String)> =
             vec![("client_id", client_id.clone()), ("scope", scope)];
-        let secret_form: Zeroizing<String>;
         match &self.credential {
             Credential::Password { username, password } => {
                 form.push(("grant_type", "password".into()));
                 form.push(("username", username.clone()));
-                secret_form = password.clone();
-                form.push(("password", secret_form.to_string()));
+                form.push(("password", password.to_string()));
             }
             Credential::Certificate { certificate, .. } => {
                 form.push(("grant_type", "client_credentials".into()));

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use cairn_m365::exchange::ROLE_MAIL_READWRITE;
+use cairn_m365::exchange::{InScope, ROLE_MAIL_READWRITE, ScopeType};
 use cairn_m365::graph::User;
 use cairn_m365::{
     Authenticator, Credential, ExchangeClient, GraphClient, Network, Region, Resource,
@@ -15,6 +15,8 @@ use cairn_m365::{
 use cairn_sim::{Scenario, SimOptions, Simulator};
 
 const CONTOSO: &str = "8f6c5a34-0c7e-4c41-9a3e-1c2b3d4e5f60";
+const FABRIKAM: &str = "2b1d7e90-5f3a-4e8b-b6c4-7a9d0e1f2a3b";
+const FABRIKAM_APP: &str = "5e0c9a1b-7d3f-4a2e-8c6b-1f0e9d8c7b6a";
 
 fn admin(network: &Network, upn: &str, password: &str) -> Arc<Authenticator> {
     Arc::new(Authenticator::new(
@@ -132,6 +134,67 @@ async fn sign_in_cache_paging_and_errors() {
         .await
         .unwrap_err();
     assert!(err.service().is_some(), "{err}");
+
+    // RBAC for Applications in fabrikam: a role scoped by a management scope.
+    let fabrikam = Arc::new(Authenticator::new(
+        network.http_client().unwrap(),
+        Region::Worldwide,
+        "fabrikam.com",
+        Credential::Password {
+            username: "admin@fabrikam.com".into(),
+            password: String::from("Fabrikam-Admin-2026!").into(),
+        },
+    ));
+    let exo = ExchangeClient::new(fabrikam, FABRIKAM);
+    let scope = exo
+        .management_scope("Sales mailboxes")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        scope.recipient_filter.as_deref(),
+        Some("Department -eq 'Sales'")
+    );
+    let sp = exo
+        .find_service_principal(FABRIKAM_APP)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sp.app_id, FABRIKAM_APP);
+    let roles = exo.role_assignments_of(FABRIKAM_APP).await.unwrap();
+    let mail = roles
+        .iter()
+        .find(|r| r.role == ROLE_MAIL_READWRITE)
+        .unwrap();
+    assert_eq!(
+        mail.custom_resource_scope.as_deref(),
+        Some("Sales mailboxes")
+    );
+    let rows = exo.test_authorization(FABRIKAM_APP, None).await.unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r.role_name == ROLE_MAIL_READWRITE)
+        .unwrap();
+    assert_eq!(row.scope_type, ScopeType::CustomRecipientScope);
+    let dan = exo
+        .test_authorization(FABRIKAM_APP, Some("dan@fabrikam.com"))
+        .await
+        .unwrap();
+    assert!(
+        dan.iter()
+            .any(|r| r.role_name == ROLE_MAIL_READWRITE && r.in_scope == InScope::No)
+    );
+    let ann = exo
+        .test_authorization(FABRIKAM_APP, Some("ann@fabrikam.com"))
+        .await
+        .unwrap();
+    assert!(
+        ann.iter()
+            .any(|r| r.role_name == ROLE_MAIL_READWRITE && r.in_scope == InScope::Yes)
+    );
+    exo.remove_role_assignment(&mail.name).await.unwrap();
+    let rows = exo.test_authorization(FABRIKAM_APP, None).await.unwrap();
+    assert!(!rows.iter().any(|r| r.role_name == ROLE_MAIL_READWRITE));
 
     sim.shutdown().await;
 }
