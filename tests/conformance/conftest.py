@@ -2,6 +2,7 @@
 Microsoft's host names resolve to it inside this process, and trust its CA."""
 
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -80,3 +81,4 @@ def sim():
                 os.environ[k] = v
         proc.terminate()
         proc.wait(timeout=10)
+        shutil.rmtree(state, ignore_errors=True)

@@ -117,6 +117,9 @@ pub struct UserSpec {
     /// Account disabled (AADSTS50057).
     #[serde(default)]
     pub disabled: bool,
+    /// Password expired (AADSTS50055).
+    #[serde(default)]
+    pub password_expired: bool,
     /// Holds a license (assignedLicenses non-empty).
     #[serde(default)]
     pub licensed: bool,

@@ -255,6 +255,10 @@ domains = ["testco.onmicrosoft.com"]
 upn = "admin@testco.onmicrosoft.com"
 password = "Testco-Admin-1!"
 roles = ["Global Administrator"]
+[[tenant.user]]
+upn = "expired@testco.onmicrosoft.com"
+password = "Old-Password-1!"
+password_expired = true
 [[tenant.app]]
 name = "Secret App"
 app_id = "0b0e0000-0000-4000-8000-0000000000a1"
@@ -292,6 +296,8 @@ async fn client_secret_grant_roles_and_secret_errors() {
     assert_eq!(c["appidacr"], "1");
     assert_eq!(c["idtyp"], "app");
     assert!(c["scp"].is_null());
+    let (s, b) = password(&sim, t, "expired@testco.onmicrosoft.com", "Old-Password-1!").await;
+    assert_aadsts(s, &b, 400, "invalid_grant", 50055);
     let (s, b) = sim.token_form(LOGIN, t, &form("wrong", app)).await;
     assert_aadsts(s, &b, 401, "invalid_client", 7000215);
     let (s, b) = sim

@@ -512,6 +512,12 @@ fn password_user<'t>(
             "The user account is disabled.",
         ));
     }
+    if user.password_expired {
+        return Err(AadError::invalid_grant(
+            50055,
+            "The password is expired. The user must change it before signing in.",
+        ));
+    }
     if user.mfa {
         return Err(AadError::invalid_grant(
             50076,

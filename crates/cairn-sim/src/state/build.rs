@@ -101,6 +101,7 @@ pub fn build_tenant(
                 exchange_role_groups: u.exchange_role_groups.clone(),
                 mfa: u.mfa,
                 locked: u.locked,
+                password_expired: u.password_expired,
                 account_enabled: !u.disabled,
                 licensed: u.licensed,
                 mailbox: u.mailbox,

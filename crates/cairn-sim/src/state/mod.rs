@@ -101,6 +101,8 @@ pub struct User {
     pub mfa: bool,
     /// Locked out.
     pub locked: bool,
+    /// Password expired.
+    pub password_expired: bool,
     /// accountEnabled.
     pub account_enabled: bool,
     /// Holds a license.
