@@ -15,9 +15,14 @@ fn main() -> std::io::Result<()> {
     };
     let generator = Generator::new(spec);
     for m in generator.mailbox(0) {
-        let name = format!("{dir}/{:04}-{:?}.eml", m.index, m.shape);
+        let name = format!("{dir}/{:04}-{:?}.eml", m.meta.index, m.meta.shape);
         std::fs::write(&name, &m.mime)?;
-        println!("{name}\t{}\t{}\t{}", m.folder, m.mime.len(), m.subject);
+        println!(
+            "{name}\t{}\t{}\t{}",
+            m.meta.folder,
+            m.mime.len(),
+            m.meta.subject
+        );
     }
     Ok(())
 }

@@ -33,7 +33,7 @@ fn main() {
         count += 1;
         bytes += m.mime.len() as u64;
         largest = largest.max(m.mime.len());
-        *shapes.entry(format!("{:?}", m.shape)).or_default() += 1;
+        *shapes.entry(format!("{:?}", m.meta.shape)).or_default() += 1;
         attachments += m.attachments.len() as u64;
         shared += m.attachments.iter().filter(|a| a.shared.is_some()).count() as u64;
     }

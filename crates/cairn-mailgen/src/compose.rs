@@ -20,6 +20,8 @@ pub(crate) struct BodyInput<'a> {
     pub to: &'a [Person],
     /// File attachments wanted (Mixed and Large shapes).
     pub attachments: u32,
+    /// Invitations attach invite.ics; empty bodies are attachment-only.
+    pub variant: bool,
     /// Quoted header of the message replied to, if this is a reply.
     pub quote: Option<String>,
     /// Calendar event for invitations.
@@ -213,7 +215,7 @@ pub(crate) fn body(
             b.multipart("mixed", vec![inner_mixed, tail])
         }
         Shape::EmptyBody => {
-            if b.s.chance(0.5) {
+            if !inp.variant {
                 plain(String::new())
             } else {
                 // Only an attachment, no text part at all (scanner output, "send to").
@@ -284,7 +286,7 @@ fn invitation(b: &mut Body, inp: &BodyInput<'_>) -> MimePart<'static> {
         ics.as_bytes(),
     );
     let alt = b.multipart("alternative", vec![plain(t), html(h), cal]);
-    if b.s.chance(0.5) {
+    if !inp.variant {
         return alt;
     }
     let file = b.file(

@@ -8,11 +8,14 @@
 //!
 //! let generator = Generator::new(CorpusSpec::small().with_seed(7));
 //! for message in generator.mailbox(0).take(3) {
-//!     println!("{} {} ({} bytes)", message.folder, message.subject, message.mime.len());
+//!     let meta = &message.meta;
+//!     println!("{} {} ({} bytes)", meta.folder, meta.subject, message.mime.len());
 //! }
 //! // Random access: message 30 without generating 0..29.
 //! let m = generator.message(1, 30).expect("mailbox 1 exists");
 //! assert!(m.mime.starts_with(b"Received:") || m.mime.starts_with(b"From:"));
+//! // Metadata only (no MIME is built): what a folder listing needs.
+//! assert_eq!(generator.message_meta(1, 30), Some(m.meta));
 //! ```
 //!
 //! A [`CorpusSpec`] says who (mailboxes), how much (messages, events, contacts per
@@ -63,6 +66,7 @@ pub mod import;
 mod message;
 mod parts;
 mod people;
+mod plan;
 mod rng;
 mod spec;
 mod text;
@@ -73,7 +77,8 @@ pub use contacts::Contact;
 pub use error::{Error, Result};
 pub use generator::{Generator, MailboxIter};
 pub use message::{
-    AttachmentInfo, FlagStatus, GeneratedMessage, Importance, Shape, WellKnownFolder, fnv1a64,
+    AttachmentInfo, FlagStatus, GeneratedMessage, Importance, MessageMeta, Shape, WellKnownFolder,
+    fnv1a64,
 };
 pub use people::Person;
 pub use spec::{AttachmentMix, AttachmentRates, CorpusSpec, DEFAULT_START, MailboxSpec};

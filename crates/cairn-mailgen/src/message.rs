@@ -140,9 +140,10 @@ pub struct AttachmentInfo {
     pub shared: Option<u32>,
 }
 
-/// A generated message: its metadata and its full RFC 5322 bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GeneratedMessage {
+/// What Exchange shows about a message besides its MIME: the Graph `message` resource's
+/// properties. Available without building the message ([`crate::Generator::message_meta`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageMeta {
     /// Index of the mailbox in the spec.
     pub mailbox: usize,
     /// Index of the message in its mailbox.
@@ -168,9 +169,10 @@ pub struct GeneratedMessage {
     pub internet_message_id: String,
     /// In-Reply-To (replies only).
     pub in_reply_to: Option<String>,
-    /// References, oldest first (replies only).
+    /// The References header's ids, oldest first.
     pub references: Vec<String>,
-    /// Index (in the same mailbox) of the message that started the thread.
+    /// Index (in the same mailbox) of the message that started the thread (its own index
+    /// for a thread starter): a stable conversation key.
     pub thread_root: u64,
     /// The subject line (decoded).
     pub subject: String,
@@ -182,13 +184,11 @@ pub struct GeneratedMessage {
     pub cc: Vec<Person>,
     /// The MIME structure used.
     pub shape: Shape,
-    /// Attachments, inline images and attached messages, in MIME order.
-    pub attachments: Vec<AttachmentInfo>,
-    /// The complete message, CRLF line ends.
-    pub mime: Vec<u8>,
+    /// Graph `hasAttachments`: a non-inline attachment exists.
+    pub has_attachments: bool,
 }
 
-impl GeneratedMessage {
+impl MessageMeta {
     /// Received time as Graph writes it (`2026-01-05T08:00:00Z`).
     pub fn received_date_time(&self) -> String {
         let mut s = graph_datetime(self.received);
@@ -197,9 +197,12 @@ impl GeneratedMessage {
         s
     }
 
-    /// Graph `hasAttachments`: true when a non-inline attachment exists.
-    pub fn has_attachments(&self) -> bool {
-        self.attachments.iter().any(|a| !a.inline)
+    /// Sent time as Graph writes it.
+    pub fn sent_date_time(&self) -> String {
+        let mut s = graph_datetime(self.sent);
+        s.truncate(19);
+        s.push('Z');
+        s
     }
 
     /// The folder path split into its segments.
@@ -211,6 +214,17 @@ impl GeneratedMessage {
     pub fn well_known_folder(&self) -> Option<WellKnownFolder> {
         WellKnownFolder::from_display_name(self.folder_segments().next().unwrap_or(""))
     }
+}
+
+/// A generated message: its metadata and its full RFC 5322 bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedMessage {
+    /// Exchange-side properties.
+    pub meta: MessageMeta,
+    /// Attachments, inline images and attached messages, in MIME order.
+    pub attachments: Vec<AttachmentInfo>,
+    /// The complete message, CRLF line ends.
+    pub mime: Vec<u8>,
 }
 
 /// FNV-1a 64: tiny, dependency-free and stable, good enough to tell attachments apart.

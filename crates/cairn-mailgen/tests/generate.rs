@@ -28,26 +28,49 @@ fn varied(seed: u64) -> CorpusSpec {
 
 /// Parse `m` and check what a reader sees against what was generated.
 fn check_parses(m: &GeneratedMessage) {
-    let ctx = format!("seed message {}/{} shape {:?}", m.mailbox, m.index, m.shape);
+    let ctx = format!(
+        "seed message {}/{} shape {:?}",
+        m.meta.mailbox, m.meta.index, m.meta.shape
+    );
     let parsed = MessageParser::default()
         .parse(&m.mime)
         .unwrap_or_else(|| panic!("{ctx}: does not parse"));
-    assert_eq!(parsed.subject(), Some(m.subject.as_str()), "{ctx}: subject");
+    assert_eq!(
+        parsed.subject(),
+        Some(m.meta.subject.as_str()),
+        "{ctx}: subject"
+    );
     let from = parsed.from().and_then(|a| a.first()).expect("From");
     assert_eq!(
         from.address(),
-        Some(m.from.address.as_str()),
+        Some(m.meta.from.address.as_str()),
         "{ctx}: from address"
     );
-    if !m.from.name.is_empty() {
-        assert_eq!(from.name(), Some(m.from.name.as_str()), "{ctx}: from name");
+    if !m.meta.from.name.is_empty() {
+        assert_eq!(
+            from.name(),
+            Some(m.meta.from.name.as_str()),
+            "{ctx}: from name"
+        );
     }
     let to = parsed.to().map(|a| a.iter().count()).unwrap_or(0);
-    assert_eq!(to, m.to.len(), "{ctx}: to count");
+    assert_eq!(to, m.meta.to.len(), "{ctx}: to count");
     assert_eq!(
         parsed.message_id().map(|id| format!("<{id}>")),
-        Some(m.internet_message_id.clone()),
+        Some(m.meta.internet_message_id.clone()),
         "{ctx}: message id"
+    );
+    if m.meta.shape != Shape::EmptyBody {
+        let text = parsed
+            .body_text(0)
+            .or_else(|| parsed.body_html(0))
+            .unwrap_or_default();
+        assert!(!text.trim().is_empty(), "{ctx}: no body text");
+    }
+    assert_eq!(
+        m.meta.has_attachments,
+        m.attachments.iter().any(|a| !a.inline),
+        "{ctx}: hasAttachments"
     );
     // Named parts a reader lists as attachments, against the generator's record.
     let named: Vec<(String, Vec<u8>)> = parsed
@@ -107,7 +130,7 @@ fn thousands_of_seeds_parse_and_round_trip() {
         let g = Generator::new(varied(seed));
         let m = g.message((seed % 3) as usize, seed % 100).expect("mailbox");
         check_parses(&m);
-        *shapes.entry(format!("{:?}", m.shape)).or_insert(0) += 1;
+        *shapes.entry(format!("{:?}", m.meta.shape)).or_insert(0) += 1;
     }
     // Every shape except Large (rate 0 here) shows up.
     assert_eq!(shapes.len(), 13, "{shapes:?}");
@@ -129,13 +152,13 @@ fn replies_reference_earlier_messages_of_the_thread() {
     let g = Generator::new(varied(5));
     let mut replies = 0;
     for m in g.mailbox(0) {
-        if let Some(parent) = &m.in_reply_to {
+        if let Some(parent) = &m.meta.in_reply_to {
             replies += 1;
-            assert_eq!(m.references.last(), Some(parent));
-            assert!(m.thread_root < m.index);
-            let root = g.message(0, m.thread_root).expect("root");
-            assert!(m.references.contains(&root.internet_message_id));
-            assert!(root.received < m.received);
+            assert_eq!(m.meta.references.last(), Some(parent));
+            assert!(m.meta.thread_root < m.meta.index);
+            let root = g.message(0, m.meta.thread_root).expect("root");
+            assert!(m.meta.references.contains(&root.meta.internet_message_id));
+            assert!(root.meta.received < m.meta.received);
             let parsed = MessageParser::default().parse(&m.mime).expect("parses");
             assert_eq!(
                 parsed.in_reply_to().as_text(),
@@ -179,9 +202,9 @@ fn shared_attachments_are_identical_across_mailboxes() {
                 entry.1,
                 part.contents(),
                 "shared item {k} differs in mailbox {}",
-                m.mailbox
+                m.meta.mailbox
             );
-            entry.0.push(m.mailbox);
+            entry.0.push(m.meta.mailbox);
         }
     }
     assert_eq!(seen.len(), 3);
@@ -214,7 +237,7 @@ fn attachment_rate_and_sizes_follow_the_spec() {
         let files: Vec<_> = m.attachments.iter().filter(|a| !a.inline).collect();
         if !files.is_empty() {
             with += 1;
-            assert_eq!(m.shape, Shape::Mixed);
+            assert_eq!(m.meta.shape, Shape::Mixed);
         }
         for a in files {
             assert!((2_048..=1 << 20).contains(&a.size), "{}", a.size);
@@ -243,7 +266,7 @@ fn no_attachments_mix_means_no_files() {
         ..CorpusSpec::small()
     };
     let g = Generator::new(spec);
-    assert!(g.all_messages().all(|m| !m.has_attachments()));
+    assert!(g.all_messages().all(|m| !m.meta.has_attachments));
 }
 
 #[test]
@@ -257,7 +280,7 @@ fn large_messages_reach_the_configured_size() {
     };
     let g = Generator::new(spec);
     let m = g.message(0, 0).expect("message");
-    assert_eq!(m.shape, Shape::Large);
+    assert_eq!(m.meta.shape, Shape::Large);
     assert!(m.mime.len() as u64 >= size, "{}", m.mime.len());
     assert!(m.attachments.iter().any(|a| a.size >= size));
     check_parses(&m);
@@ -275,17 +298,17 @@ fn folders_and_metadata_are_plausible() {
     let mut last = i64::MIN;
     for m in g.mailbox(0) {
         assert!(
-            folders.contains(&m.folder),
+            folders.contains(&m.meta.folder),
             "{} not in {folders:?}",
-            m.folder
+            m.meta.folder
         );
-        *seen.entry(m.folder.clone()).or_insert(0) += 1;
-        assert!(m.received > last);
-        last = m.received;
-        if m.folder == "Sent Items" {
-            assert_eq!(m.from.address, "alice@contoso.com");
+        *seen.entry(m.meta.folder.clone()).or_insert(0) += 1;
+        assert!(m.meta.received > last);
+        last = m.meta.received;
+        if m.meta.folder == "Sent Items" {
+            assert_eq!(m.meta.from.address, "alice@contoso.com");
         }
-        assert!(m.received_date_time().ends_with('Z'));
+        assert!(m.meta.received_date_time().ends_with('Z'));
     }
     assert!(seen.len() >= 6, "{seen:?}");
     assert!(
@@ -310,3 +333,27 @@ fn events_and_contacts_are_deterministic() {
     let json = serde_json::to_string(&a.event(0, 1).expect("event")).expect("json");
     assert!(json.contains("\"dateTime\"") && json.contains("\"timeZone\""));
 }
+
+#[test]
+fn metadata_without_body_matches_the_message() {
+    let g = Generator::new(varied(8));
+    for m in g.mailbox(1) {
+        assert_eq!(g.message_meta(1, m.meta.index).as_ref(), Some(&m.meta));
+    }
+}
+
+/// Pins the corpus of one seed: if this fails, generation changed and every corpus with
+/// it. Update the constant only on purpose (and say so in the change log).
+#[test]
+fn golden_corpus_digest() {
+    let g = Generator::new(CorpusSpec::small().with_seed(2026));
+    let mut all = Vec::new();
+    for m in g.mailbox(0).take(25) {
+        all.extend_from_slice(&fnv1a64(&m.mime).to_le_bytes());
+        all.extend_from_slice(m.meta.folder.as_bytes());
+    }
+    let digest = fnv1a64(&all);
+    assert_eq!(digest, GOLDEN, "corpus changed: {digest:#018x}");
+}
+
+const GOLDEN: u64 = 0x6f44_eb47_32d1_dcea;

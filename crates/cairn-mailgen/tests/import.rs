@@ -42,7 +42,7 @@ fn mbox_round_trip_keeps_bytes() {
         std::fs::File::create(&path).expect("create"),
     ));
     for m in &messages {
-        w.write_message(&m.from.address, m.received, &m.mime)
+        w.write_message(&m.meta.from.address, m.meta.received, &m.mime)
             .expect("write");
     }
     w.write_message("q@example.org", 0, TRICKY).expect("write");
@@ -54,14 +54,14 @@ fn mbox_round_trip_keeps_bytes() {
         .expect("import");
     assert_eq!(imported.len(), messages.len() + 1);
     for (m, i) in messages.iter().zip(&imported) {
-        assert_eq!(i.raw, m.mime, "message {}", m.index);
-        assert_eq!(i.subject.as_deref(), Some(m.subject.as_str()));
+        assert_eq!(i.raw, m.mime, "message {}", m.meta.index);
+        assert_eq!(i.subject.as_deref(), Some(m.meta.subject.as_str()));
         assert_eq!(
             i.message_id.as_ref().map(|id| format!("<{id}>")),
-            Some(m.internet_message_id.clone())
+            Some(m.meta.internet_message_id.clone())
         );
-        assert_eq!(i.from.as_deref(), Some(m.from.address.as_str()));
-        assert_eq!(i.date, Some(m.sent));
+        assert_eq!(i.from.as_deref(), Some(m.meta.from.address.as_str()));
+        assert_eq!(i.date, Some(m.meta.sent));
     }
     let last = imported.last().expect("tricky");
     assert_eq!(last.raw, TRICKY);
@@ -162,7 +162,7 @@ fn eml_dir_imports_sorted_and_exact() {
     for ((path, m), i) in expected.iter().zip(&imported) {
         assert_eq!(&i.source, path);
         assert_eq!(i.raw, m.mime);
-        assert_eq!(i.subject.as_deref(), Some(m.subject.as_str()));
+        assert_eq!(i.subject.as_deref(), Some(m.meta.subject.as_str()));
     }
 
     std::fs::write(dir.path().join("zz-empty.eml"), b"").expect("write");
