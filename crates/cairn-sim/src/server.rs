@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use axum::Router;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
+use futures::FutureExt;
 use http::{Request, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
@@ -135,9 +136,20 @@ impl Apps {
             Service::Graph => self.graph,
             Service::Exchange => self.exchange,
         };
-        match router.oneshot(req).await {
-            Ok(r) => r,
-            Err(never) => match never {},
+        // A handler bug must not silently drop the connection: answer 500 and say so.
+        match std::panic::AssertUnwindSafe(router.oneshot(req))
+            .catch_unwind()
+            .await
+        {
+            Ok(Ok(r)) => r,
+            Ok(Err(never)) => match never {},
+            Err(_) => {
+                tracing::error!("a cairn-sim handler panicked; this is a simulator bug");
+                json_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &serde_json::json!({"error": {"code": "InternalServerError", "message": "cairn-sim failed on this request (a simulator bug); see its log."}}),
+                )
+            }
         }
     }
 }
@@ -177,11 +189,10 @@ fn alternate_key_uri(uri: &http::Uri) -> Option<http::Uri> {
 /// Host without a `:port` suffix (IPv6 literals keep their brackets).
 pub fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
-        return host
-            .split(']')
-            .next()
-            .map(|h| &host[..h.len() + 1])
-            .unwrap_or(host);
+        return match host.find(']') {
+            Some(end) => &host[..=end],
+            None => host,
+        };
     }
     host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
 }
@@ -257,5 +268,6 @@ mod tests {
         );
         assert_eq!(strip_port("graph.microsoft.com"), "graph.microsoft.com");
         assert_eq!(strip_port("[::1]:443"), "[::1]");
+        assert_eq!(strip_port("[::1"), "[::1");
     }
 }

@@ -266,7 +266,7 @@ pub fn collection(
     if count && skip == 0 {
         body.insert("@odata.count".into(), json!(total));
     }
-    if skip + top < total {
+    if skip.saturating_add(top) < total {
         let mut next = url::Url::parse(&format!("{}{}", origin.base(), q.path))
             .map_err(|_| GraphError::bad_request("bad request path"))?;
         {
