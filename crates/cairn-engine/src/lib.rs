@@ -1,7 +1,10 @@
 //! `cairn-engine`: Cairn's operations, the same whether the CLI or (later) the REST
 //! server asks for them.
 //!
+//! - [`backup`]: back up mailboxes into a repository (the plan/progress/outcome contract
+//!   with jobs is [`backup::plan`]).
 //! - [`organizations`]: add a Microsoft 365 organization (register and consent Cairn's
 //!   backup application, point Exchange at it, grant mailbox access) and check it.
 
+pub mod backup;
 pub mod organizations;
