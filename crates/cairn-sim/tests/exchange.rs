@@ -101,6 +101,51 @@ async fn get_mailbox_lists_mailboxes_with_types_and_archive() {
 }
 
 #[tokio::test]
+async fn cmdlet_output_pages_with_next_link() {
+    let sim = start().await;
+    let token = sim
+        .exo_token(
+            "contoso.com",
+            "admin@contoso.onmicrosoft.com",
+            "Contoso-Admin-2026!",
+        )
+        .await;
+    let body = json!({"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"ResultSize": "Unlimited"}}});
+    let mut url = sim.url(
+        "outlook.office365.com",
+        &format!("/adminapi/beta/{CONTOSO}/InvokeCommand"),
+    );
+    let (mut names, mut pages) = (Vec::new(), 0);
+    loop {
+        let r = sim
+            .http
+            .post(&url)
+            .bearer_auth(&token)
+            .header("Prefer", "odata.maxpagesize=2")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let page: Value = r.json().await.unwrap();
+        assert!(rows(&page).len() <= 2);
+        names.extend(
+            rows(&page)
+                .iter()
+                .map(|m| m["Alias"].as_str().unwrap().to_string()),
+        );
+        pages += 1;
+        match page["@odata.nextLink"].as_str() {
+            Some(next) => url = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    names.sort();
+    assert_eq!(names, ["alice", "bob", "carol", "info", "room-1"]);
+}
+
+#[tokio::test]
 async fn rbac_for_applications_end_to_end() {
     let sim = start().await;
     // Set-up as an administrator does it: Graph registration + consent, then Exchange.

@@ -163,6 +163,7 @@ async fn invoke(
     Extension(origin): Extension<Origin>,
     Path(tenant_key): Path<String>,
     headers: HeaderMap,
+    uri: http::Uri,
     body: axum::body::Bytes,
 ) -> Result<Response, CmdletError> {
     let c = auth::authenticate(&sim, &origin, &headers, Resource::Exchange)
@@ -209,13 +210,46 @@ async fn invoke(
             .ok_or_else(|| CmdletError::unauthorized("Unknown organization."))?;
         cmdlets::run(t, &c, &name, &params)?
     };
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({
-            "@odata.context": format!("{}/adminapi/beta/{tenant_key}/$metadata#Collection(Exchange.GenericHashTable)", origin.base()),
-            "adminapi.warnings@odata.type": "#Collection(String)",
-            "adminapi.warnings": [],
-            "value": rows,
-        }),
-    ))
+    // Pages as the admin API does: `Prefer: odata.maxpagesize=N` (default 1000), and an
+    // `@odata.nextLink` the client POSTs the same body to.
+    let page_size = headers
+        .get_all("Prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix("odata.maxpagesize="))
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1000);
+    let skip = uri
+        .query()
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "$skiptoken")
+                .map(|(_, v)| v.into_owned())
+        })
+        .map(|v| {
+            v.parse::<usize>().map_err(|_| {
+                CmdletError::new(
+                    "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+                    "The skip token is not valid; follow @odata.nextLink as given.",
+                )
+            })
+        })
+        .transpose()?
+        .unwrap_or(0);
+    let total = rows.len();
+    let page: Vec<Value> = rows.into_iter().skip(skip).take(page_size).collect();
+    let mut body = json!({
+        "@odata.context": format!("{}/adminapi/beta/{tenant_key}/$metadata#Collection(Exchange.GenericHashTable)", origin.base()),
+        "adminapi.warnings@odata.type": "#Collection(String)",
+        "adminapi.warnings": [],
+        "value": page,
+    });
+    let next = skip.saturating_add(page_size);
+    if next < total {
+        body["@odata.nextLink"] =
+            json!(format!("{}{}?$skiptoken={next}", origin.base(), uri.path()));
+    }
+    Ok(json_response(StatusCode::OK, &body))
 }
