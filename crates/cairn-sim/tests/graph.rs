@@ -729,3 +729,72 @@ async fn add_key_needs_proof_and_add_password_returns_a_working_secret() {
         .await;
     assert!(a["passwordCredentials"][0]["secretText"].is_null());
 }
+
+#[tokio::test]
+async fn directory_roles_can_be_assigned_to_service_principals() {
+    let sim = start().await;
+    let admin = sim
+        .graph_token(
+            "contoso.com",
+            "admin@contoso.onmicrosoft.com",
+            "Contoso-Admin-2026!",
+        )
+        .await;
+    let (app_id, sp_id, _) = register_app(&sim, &admin, &["User.Read.All"]).await;
+    const GLOBAL_READER: &str = "f2ef992c-3afb-46b9-b7cf-a126ee74c451";
+    let url = sim.url(G, "/v1.0/roleManagement/directory/roleAssignments");
+    let body =
+        json!({"principalId": sp_id, "roleDefinitionId": GLOBAL_READER, "directoryScopeId": "/"});
+    // Application Administrator may not assign directory roles.
+    let helpdesk = sim
+        .graph_token(
+            "contoso.com",
+            "helpdesk@contoso.com",
+            "Contoso-Helpdesk-2026!",
+        )
+        .await;
+    let (s, e) = sim.send_json(Method::POST, &url, &helpdesk, &body).await;
+    assert_eq!(s, 403, "{e}");
+    let (s, a) = sim.send_json(Method::POST, &url, &admin, &body).await;
+    assert_eq!(s, 201, "{a}");
+    assert_eq!(a["principalId"], sp_id);
+    assert_eq!(a["roleDefinitionId"], GLOBAL_READER);
+    let (s, e) = sim.send_json(Method::POST, &url, &admin, &body).await;
+    assert_eq!(s, 400, "duplicate: {e}");
+    let (_, list) = sim
+        .get(&format!("{url}?$filter=principalId eq '{sp_id}'"), &admin)
+        .await;
+    let held: Vec<&str> = list["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["roleDefinitionId"].as_str().unwrap())
+        .collect();
+    assert_eq!(held, [GLOBAL_READER]);
+    let (_, members) = sim
+        .get(
+            &sim.url(
+                G,
+                &format!("/v1.0/directoryRoles(roleTemplateId='{GLOBAL_READER}')/members"),
+            ),
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        members["value"][0]["@odata.type"],
+        "#microsoft.graph.servicePrincipal"
+    );
+    assert_eq!(members["value"][0]["appId"], app_id);
+    let state = sim.handle.tenant_state("contoso").unwrap();
+    assert!(
+        state
+            .sp_by_app_id(&app_id)
+            .unwrap()
+            .has_role("Global Reader")
+    );
+    // Unknown role template.
+    let (s, _) = sim
+        .send_json(Method::POST, &url, &admin, &json!({"principalId": sp_id, "roleDefinitionId": "00000000-0000-0000-0000-000000000000", "directoryScopeId": "/"}))
+        .await;
+    assert_eq!(s, 404);
+}

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::Extension;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::{HeaderMap, Uri};
 use serde_json::{Value, json};
 
@@ -67,7 +67,7 @@ const USER_DEFAULT: &[&str] = &[
     "id",
 ];
 
-fn default_user(v: &Value) -> Value {
+pub(super) fn default_user(v: &Value) -> Value {
     let f: Vec<String> = USER_DEFAULT.iter().map(|s| s.to_string()).collect();
     super::query::select(v, &f)
 }
@@ -90,7 +90,7 @@ pub fn group_json(g: &Group, t: &TenantState) -> Value {
     })
 }
 
-fn list_query<'a>(
+pub(super) fn list_query<'a>(
     params: &'a HashMap<String, String>,
     headers: &'a HeaderMap,
     uri: &'a Uri,
@@ -118,7 +118,7 @@ pub fn with_tenant<R>(
     f(t)
 }
 
-fn require(c: &Caller, roles: &[&str], scopes: &[&str]) -> Result<(), GraphError> {
+pub(super) fn require(c: &Caller, roles: &[&str], scopes: &[&str]) -> Result<(), GraphError> {
     if c.has_permission(roles, scopes) {
         Ok(())
     } else {
@@ -285,11 +285,11 @@ pub(super) async fn me(
     Ok(entity(&origin, "users/$entity", v, p.get("$select")))
 }
 
-fn role_object_id(t: &TenantState, template: &str) -> String {
+pub(super) fn role_object_id(t: &TenantState, template: &str) -> String {
     catalog::derived_id(&t.id, "directoryRole", template).to_string()
 }
 
-fn directory_role_json(t: &TenantState, r: &catalog::DirectoryRoleTemplate) -> Value {
+pub(super) fn directory_role_json(t: &TenantState, r: &catalog::DirectoryRoleTemplate) -> Value {
     json!({
         "@odata.type": "#microsoft.graph.directoryRole",
         "id": role_object_id(t, r.template_id),
@@ -421,152 +421,4 @@ pub(super) async fn group_members(
         list_query(&p, &headers, &uri, "directoryObjects"),
         items,
     )
-}
-
-const ROLE_READ_ROLES: &[&str] = &["RoleManagement.Read.Directory", "Directory.Read.All"];
-const ROLE_READ_SCOPES: &[&str] = &[
-    "RoleManagement.Read.Directory",
-    "RoleManagement.ReadWrite.Directory",
-    "Directory.Read.All",
-    "User.Read",
-];
-
-fn active_roles(t: &TenantState) -> Vec<&'static catalog::DirectoryRoleTemplate> {
-    catalog::DIRECTORY_ROLES
-        .iter()
-        .filter(|r| {
-            t.users
-                .iter()
-                .any(|u| u.directory_roles.iter().any(|id| id == r.template_id))
-        })
-        .collect()
-}
-
-pub(super) async fn directory_roles(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
-    Query(p): Params,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, GraphError> {
-    let c = caller(&sim, &origin, &headers)?;
-    require(&c, ROLE_READ_ROLES, ROLE_READ_SCOPES)?;
-    let items = with_tenant(&sim, &c, |t| {
-        Ok(active_roles(t)
-            .into_iter()
-            .map(|r| {
-                let mut v = directory_role_json(t, r);
-                if let Some(m) = v.as_object_mut() {
-                    m.remove("@odata.type");
-                }
-                v
-            })
-            .collect())
-    })?;
-    collection(
-        &origin,
-        list_query(&p, &headers, &uri, "directoryRoles"),
-        items,
-    )
-}
-
-fn find_role(
-    t: &TenantState,
-    id: &str,
-) -> Result<&'static catalog::DirectoryRoleTemplate, GraphError> {
-    // Accepts the object id or, like `directoryRoles(roleTemplateId='…')`, the template id.
-    let id = id
-        .trim_start_matches('(')
-        .trim_end_matches(')')
-        .strip_prefix("roleTemplateId=")
-        .map(|s| s.trim_matches('\''))
-        .unwrap_or(id);
-    active_roles(t)
-        .into_iter()
-        .find(|r| r.template_id.eq_ignore_ascii_case(id) || role_object_id(t, r.template_id) == id)
-        .ok_or_else(|| GraphError::not_found(id))
-}
-
-pub(super) async fn directory_role(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, GraphError> {
-    let c = caller(&sim, &origin, &headers)?;
-    require(&c, ROLE_READ_ROLES, ROLE_READ_SCOPES)?;
-    let v = with_tenant(&sim, &c, |t| {
-        let mut v = directory_role_json(t, find_role(t, &id)?);
-        if let Some(m) = v.as_object_mut() {
-            m.remove("@odata.type");
-        }
-        Ok(v)
-    })?;
-    Ok(entity(&origin, "directoryRoles/$entity", v, None))
-}
-
-pub(super) async fn directory_role_members(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
-    Path(id): Path<String>,
-    Query(p): Params,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, GraphError> {
-    let c = caller(&sim, &origin, &headers)?;
-    require(&c, ROLE_READ_ROLES, ROLE_READ_SCOPES)?;
-    let items = with_tenant(&sim, &c, |t| {
-        let r = find_role(t, &id)?;
-        Ok(t.users
-            .iter()
-            .filter(|u| u.directory_roles.iter().any(|x| x == r.template_id))
-            .map(|u| {
-                let mut v = default_user(&user_json(u));
-                v["@odata.type"] = json!("#microsoft.graph.user");
-                v
-            })
-            .collect())
-    })?;
-    collection(
-        &origin,
-        list_query(&p, &headers, &uri, "directoryObjects"),
-        items,
-    )
-}
-
-pub(super) async fn role_assignments(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
-    Query(p): Params,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, GraphError> {
-    let c = caller(&sim, &origin, &headers)?;
-    require(&c, ROLE_READ_ROLES, ROLE_READ_SCOPES)?;
-    let items = with_tenant(&sim, &c, |t| {
-        let mut out = Vec::new();
-        for u in &t.users {
-            for r in &u.directory_roles {
-                out.push(json!({
-                    "id": crate::jwt::b64url(catalog::derived_id(&t.id, "roleAssignment", &format!("{}/{r}", u.id)).as_bytes()),
-                    "principalId": u.id.to_string(),
-                    "roleDefinitionId": r,
-                    "directoryScopeId": "/",
-                }));
-            }
-        }
-        Ok(out)
-    })?;
-    // `$filter=principalId eq '…'` is a plain equality; not an advanced query.
-    collection(
-        &origin,
-        list_query(
-            &p,
-            &headers,
-            &uri,
-            "roleManagement/directory/roleAssignments",
-        ),
-        items,
-    )
-    .map(IntoResponse::into_response)
 }

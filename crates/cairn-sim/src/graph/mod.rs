@@ -7,6 +7,7 @@ mod consent;
 mod directory;
 mod mail;
 pub mod query;
+mod roles;
 
 use std::collections::HashMap;
 
@@ -33,15 +34,15 @@ pub fn router() -> Router<Shared> {
         .route("/v1.0/groups", get(directory::groups))
         .route("/v1.0/groups/{id}", get(directory::group))
         .route("/v1.0/groups/{id}/members", get(directory::group_members))
-        .route("/v1.0/directoryRoles", get(directory::directory_roles))
-        .route("/v1.0/directoryRoles/{id}", get(directory::directory_role))
+        .route("/v1.0/directoryRoles", get(roles::directory_roles))
+        .route("/v1.0/directoryRoles/{id}", get(roles::directory_role))
         .route(
             "/v1.0/directoryRoles/{id}/members",
-            get(directory::directory_role_members),
+            get(roles::directory_role_members),
         )
         .route(
             "/v1.0/roleManagement/directory/roleAssignments",
-            get(directory::role_assignments),
+            get(roles::role_assignments).post(roles::create_role_assignment),
         )
         .route(
             "/v1.0/applications",
