@@ -14,8 +14,10 @@
 //! [`Vault`], whose key lives beside the database in the data directory.
 
 mod error;
+pub mod jobs;
 pub mod organizations;
 pub mod repositories;
+pub mod sessions;
 pub mod vault;
 
 use std::path::{Path, PathBuf};
