@@ -223,15 +223,40 @@ const CATEGORIES: &[&str] = &[
 
 /// Event `j` of mailbox `m`.
 pub(crate) fn event(spec: &CorpusSpec, m: usize, j: u64) -> Event {
-    let mut s = Stream::new(spec.seed, &[tag::EVENTS, m as u64, j]);
+    let span_days = (spec
+        .messages_per_mailbox
+        .max(1)
+        .saturating_mul(spec.mean_interval_secs)
+        / 86_400)
+        .clamp(30, 365 * 1000);
+    let per = spec.events_per_mailbox.max(1);
+    // Events spread over the mail's time span; indexes beyond the count keep going.
+    let offset_days =
+        (u128::from(j) * u128::from(span_days) / u128::from(per)).min(3_000_000) as i64;
+    let day = spec.start.div_euclid(86_400) + offset_days;
+    build(spec, m, &[tag::EVENTS, m as u64, j], day)
+}
+
+/// The event a meeting request sent at `sent` (message `idx` of mailbox `m`) proposes:
+/// a few days later.
+pub(crate) fn invitation(spec: &CorpusSpec, m: usize, idx: u64, sent: i64) -> Event {
+    build(
+        spec,
+        m,
+        &[tag::EVENTS, m as u64, idx, 1],
+        sent.div_euclid(86_400) + 2,
+    )
+}
+
+/// An event on or up to two days after `day` (days since 1970), drawn from `path`.
+fn build(spec: &CorpusSpec, m: usize, path: &[u64], day: i64) -> Event {
+    let mut s = Stream::new(spec.seed, path);
     let owner: Person = spec
         .mailboxes
         .get(m)
         .map(Person::from)
         .unwrap_or_else(|| Person::new("", "user@contoso.com"));
-    let span_days = (spec.messages_per_mailbox.max(1) * spec.mean_interval_secs / 86_400).max(30);
-    let per = spec.events_per_mailbox.max(1);
-    let day = spec.start.div_euclid(86_400) + (j * span_days / per) as i64 + s.below(3) as i64;
+    let day = day + s.below(3) as i64;
     let (zone, offset_min) = ZONES
         .get(s.index(ZONES.len()))
         .copied()
@@ -313,10 +338,11 @@ pub(crate) fn event(spec: &CorpusSpec, m: usize, j: u64) -> Event {
         categories.push(s.pick(CATEGORIES).to_string());
     }
     Event {
+        // Outlook's GlobalObjectId prefix, then a per-event hash.
         ical_uid: format!(
             "040000008200E00074C5B7101A82E008{:016X}{:016X}",
-            derive(spec.seed, &[tag::EVENTS, m as u64, j]),
-            j
+            derive(spec.seed, path),
+            day
         ),
         subject,
         body: ItemBody {

@@ -238,12 +238,17 @@ pub(crate) fn body(
             )
         }
         Shape::Latin1 => {
-            let lang = if inp.lang.is_latin1() {
-                inp.lang
-            } else {
-                Lang::German
+            // A language with characters beyond ASCII, so that the charset matters.
+            let lang = match inp.lang {
+                Lang::German | Lang::French => inp.lang,
+                _ if b.s.chance(0.5) => Lang::French,
+                _ => Lang::German,
             };
-            let t = body_text(b, inp, lang);
+            // Names in other scripts become '?', as a legacy client's conversion would.
+            let t: String = body_text(b, inp, lang)
+                .chars()
+                .map(|c| if u32::from(c) <= 0xFF { c } else { '?' })
+                .collect();
             match latin1(&t) {
                 Some(bytes) => text_raw(
                     "plain",

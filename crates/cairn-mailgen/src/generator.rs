@@ -16,7 +16,7 @@ use crate::parts::Body;
 use crate::people;
 use crate::plan::Plan;
 use crate::rng::{Stream, derive, tag};
-use crate::spec::{AttachmentRates, CorpusSpec};
+use crate::spec::{AttachmentRates, CorpusSpec, MAX_ATTACHMENT_SIZE};
 use crate::text;
 
 /// Deterministic corpus generator. Cheap to create and to clone; holds no content.
@@ -27,9 +27,12 @@ pub struct Generator {
 }
 
 impl Generator {
-    /// A generator for `spec`. Rates outside 0..=1 are clamped when used.
+    /// A generator for `spec`. Rates outside 0..=1 act as 0 or 1; times and sizes are
+    /// clamped to sane ranges (see [`CorpusSpec::sanitized`]).
     pub fn new(spec: CorpusSpec) -> Self {
-        let rates = spec.attachment_mix.rates();
+        let spec = spec.sanitized();
+        let mut rates = spec.attachment_mix.rates();
+        rates.max_size = rates.max_size.min(MAX_ATTACHMENT_SIZE);
         Self { spec, rates }
     }
 
@@ -83,7 +86,7 @@ impl Generator {
             derive(spec.seed, &[tag::MESSAGE, m as u64, idx]),
         );
         let event = (meta.shape == Shape::Invitation).then(|| {
-            let mut e = calendar::event(spec, m, 1_000_000 + idx);
+            let mut e = calendar::invitation(spec, m, idx, sent);
             e.subject = subject.clone();
             e.organizer.email_address = from.into();
             e.attendees = to

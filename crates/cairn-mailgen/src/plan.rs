@@ -14,6 +14,9 @@ use crate::people::{self, Person};
 use crate::rng::{Stream, derive, tag};
 use crate::text::{self, Lang};
 
+/// Latest received time (the year 9999); indexes beyond it all land there.
+const MAX_RECEIVED: i64 = 253_402_300_000;
+
 /// Longest reply chain followed back to its root (a longer one starts a new thread).
 const MAX_THREAD_DEPTH: usize = 32;
 
@@ -276,9 +279,11 @@ impl Generator {
         let step = idx
             .saturating_mul(interval)
             .saturating_add(s.below(interval));
+        // Capped far in the future so date formatting never overflows.
         let received = spec
             .start
-            .saturating_add(i64::try_from(step).unwrap_or(i64::MAX));
+            .saturating_add(i64::try_from(step).unwrap_or(i64::MAX))
+            .min(MAX_RECEIVED);
         let sent = received.saturating_sub(s.range(2, 240) as i64);
         let offset = OFFSETS.get(s.index(OFFSETS.len())).copied().unwrap_or(0);
 

@@ -9,6 +9,16 @@ use serde::{Deserialize, Serialize};
 /// 2026-01-05T08:00:00Z, a Monday: the default first received time.
 pub const DEFAULT_START: i64 = 1_767_600_000;
 
+/// Largest attachment or very large message the generator builds (1 GiB): anything
+/// bigger is almost certainly a typo, and would exhaust memory rather than test anything.
+pub const MAX_ATTACHMENT_SIZE: u64 = 1 << 30;
+
+/// Latest start time accepted (the year 9000), so that dates stay four-digit years.
+const MAX_START: i64 = 221_845_392_000;
+
+/// Longest mean interval between messages (a year).
+const MAX_INTERVAL: u64 = 366 * 86_400;
+
 /// One mailbox of the organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailboxSpec {
@@ -209,6 +219,16 @@ impl CorpusSpec {
     /// Replace the mailboxes by `count` generated ones at `domain` (builder style).
     pub fn with_mailbox_count(mut self, count: usize, domain: &str) -> Self {
         self.mailboxes = Self::generated_mailboxes(count, domain, self.seed);
+        self
+    }
+
+    /// This spec with times and sizes clamped to what the generator supports: `start` in
+    /// 1970..9000, `mean_interval_secs` in 1 s..1 year, `large_message_size` at most
+    /// [`MAX_ATTACHMENT_SIZE`]. [`crate::Generator::new`] applies it.
+    pub fn sanitized(mut self) -> Self {
+        self.start = self.start.clamp(0, MAX_START);
+        self.mean_interval_secs = self.mean_interval_secs.clamp(1, MAX_INTERVAL);
+        self.large_message_size = self.large_message_size.min(MAX_ATTACHMENT_SIZE);
         self
     }
 

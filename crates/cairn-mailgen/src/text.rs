@@ -4,7 +4,7 @@
 
 use crate::rng::Stream;
 
-/// Languages the generator writes in. ISO-8859-1 can only carry the Latin ones.
+/// Languages the generator writes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lang {
     English,
@@ -15,10 +15,6 @@ pub(crate) enum Lang {
 }
 
 impl Lang {
-    pub(crate) fn is_latin1(self) -> bool {
-        matches!(self, Lang::English | Lang::German | Lang::French)
-    }
-
     pub(crate) fn tag(self) -> &'static str {
         match self {
             Lang::English => "en-US",

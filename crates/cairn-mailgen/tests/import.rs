@@ -179,3 +179,35 @@ fn eml_dir_imports_sorted_and_exact() {
         Err(Error::Io { .. })
     ));
 }
+
+/// Garbage never panics the importers: each entry is a message or an error.
+#[test]
+fn garbage_input_is_reported_not_panicked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for case in 0..40 {
+        let mut bytes = b"From x@y Mon Jan  5 08:00:00 2026\n".to_vec();
+        for _ in 0..(case * 97 % 3000) {
+            // xorshift: cheap deterministic noise with plenty of newlines and "From ".
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            match x % 16 {
+                0 => bytes.extend_from_slice(b"\nFrom "),
+                1 => bytes.extend_from_slice(b"\n\n"),
+                2 => bytes.extend_from_slice(b">From "),
+                3 => bytes.push(b'\r'),
+                _ => bytes.push((x >> 8) as u8),
+            }
+        }
+        let path = dir.path().join(format!("{case}.mbox"));
+        std::fs::write(&path, &bytes).expect("write");
+        for entry in import::mbox(&path).expect("open") {
+            if let Ok(m) = entry {
+                assert!(!m.raw.is_empty());
+            }
+        }
+        std::fs::write(dir.path().join(format!("{case}.eml")), &bytes[5..]).expect("write");
+    }
+    assert_eq!(import::eml_dir(dir.path()).expect("list").count(), 40);
+}
