@@ -71,7 +71,7 @@ fn wait_before_retry(err: &Error, backoff: Option<Duration>) -> Option<Duration>
 }
 
 /// `Retry-After` in seconds (the form Graph and Exchange use).
-fn retry_after(response: &Response) -> Option<Duration> {
+pub(crate) fn retry_after(response: &Response) -> Option<Duration> {
     let value = response.headers().get(reqwest::header::RETRY_AFTER)?;
     let seconds: u64 = value.to_str().ok()?.trim().parse().ok()?;
     Some(Duration::from_secs(seconds))

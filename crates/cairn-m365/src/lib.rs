@@ -5,7 +5,8 @@
 //! - [`Authenticator`]: Entra ID sign-in (password grant, certificate assertion, client
 //!   secret) with a token cache; [`AppCertificate`]: the backup application's certificate.
 //! - [`GraphClient`]: Microsoft Graph v1.0; [`ExchangeClient`]: the Exchange Online admin
-//!   API (RBAC for Applications).
+//!   API (RBAC for Applications); [`MailClient`]: mailboxes as a backup reads them, under
+//!   a [`Throttle`] that keeps Exchange's per-mailbox limits.
 //! - [`Error`]: typed Entra, Graph and Exchange errors, temporary or permanent.
 //!
 //! ```no_run
@@ -28,14 +29,18 @@ pub mod error;
 pub mod exchange;
 pub mod graph;
 mod http;
+pub mod mail;
 pub mod network;
 pub mod region;
+pub mod throttle;
 pub mod token;
 
 pub use cert::{AppCertificate, CertificateError};
 pub use error::{EntraError, Error, Result, Service, ServiceError, SignInFailure};
 pub use exchange::ExchangeClient;
 pub use graph::GraphClient;
+pub use mail::MailClient;
 pub use network::{Network, NetworkError};
 pub use region::Region;
+pub use throttle::{Throttle, ThrottleConfig};
 pub use token::{AccessToken, Authenticator, Credential, Resource, TokenClaims};
