@@ -92,7 +92,7 @@ impl IntoResponse for CmdletError {
             &json!({"error": {
                 "code": code,
                 "message": text,
-                "details": [{"code": "Context", "target": "", "message": format!("Ex{:06X}{text}", self.message.len() * 7919 % 0xFFFFFF)}],
+                "details": [{"code": "Context", "target": "", "message": format!("Ex{}{text}", &hex::encode_upper(crate::pki::sha1(self.exception.as_bytes()))[..6])}],
                 "innererror": {
                     "message": self.message,
                     "type": self.exception,
