@@ -233,6 +233,15 @@ impl Generator {
         (0..self.mailbox_count()).flat_map(|m| self.mailbox(m))
     }
 
+    /// Item `k` of the shared attachment pool: (filename, MIME type, bytes) — the exact
+    /// decoded bytes every message attaching it carries. `None` beyond the pool size.
+    pub fn shared_attachment(&self, k: u32) -> Option<(String, &'static str, Vec<u8>)> {
+        (k < self.spec.shared_attachment_pool_size).then(|| {
+            let b = crate::blobs::shared(self.spec.seed, k);
+            (b.filename, b.kind.content_type(), b.data)
+        })
+    }
+
     /// Calendar event `j` of mailbox `m`.
     pub fn event(&self, m: usize, j: u64) -> Option<Event> {
         (m < self.mailbox_count()).then(|| calendar::event(&self.spec, m, j))

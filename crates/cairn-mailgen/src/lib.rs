@@ -44,9 +44,30 @@
 //!
 //! Nothing is stored: [`Generator::mailbox`] yields one message at a time, and
 //! [`Generator::message`] builds message *N* directly (its thread ancestors' subjects and
-//! Message-IDs come from a cheap separate stream). A simulator can therefore keep only
-//! (mailbox, index) per item and regenerate content on demand. Shared attachments (same
-//! name, same bytes in many mailboxes) are regenerated from (seed, pool index) too.
+//! Message-IDs come from a cheap separate stream). [`Generator::message_meta`] returns the
+//! same metadata without building any MIME, for listings. A simulator can therefore keep
+//! only (mailbox, index) per item and regenerate content on demand. Shared attachments
+//! (same name, same bytes in many mailboxes) are regenerated from (seed, pool index) too;
+//! [`Generator::shared_attachment`] exposes them.
+//!
+//! # What a corpus contains
+//!
+//! - Folders: the well-known ones (Inbox, Sent Items, Drafts, Deleted Items, Archive,
+//!   Junk Email) and nested user folders, some non-ASCII ([`Generator::folders`]).
+//! - Threads: replies carry `RE:`/`AW:` subjects, In-Reply-To and References pointing at
+//!   earlier messages of the same mailbox; Outlook-style Thread-Topic and Thread-Index.
+//! - Structures ([`Shape`]): text/plain; multipart/alternative; multipart/related with
+//!   `cid:` inline images; multipart/mixed with attachments (PDF, Office, PNG, JPEG, CSV,
+//!   text, ZIP byte patterns, 2 KiB to several MiB, some from the shared pool); meeting
+//!   requests (text/calendar; method=REQUEST plus invite.ics); forwarded message/rfc822;
+//!   five-level nesting; empty bodies and attachment-only messages; format=flowed;
+//!   ISO-8859-1 quoted-printable; forced base64; long folded headers; hundreds of
+//!   recipients; very large messages (≥ [`CorpusSpec::large_message_size`]).
+//! - Encodings: RFC 2047 encoded-words (B and Q, ours and mail-builder's) in Subject and
+//!   display names (German, French, Japanese, Arabic, emoji); RFC 2231 filenames with
+//!   continuations; 7bit, 8bit, quoted-printable and base64 bodies.
+//! - Compressibility like real mail: text is built from a repetitive vocabulary, images
+//!   and Office containers are random bytes, PDFs mix both.
 //!
 //! # Importing real mail
 //!
@@ -81,4 +102,6 @@ pub use message::{
     fnv1a64,
 };
 pub use people::Person;
-pub use spec::{AttachmentMix, AttachmentRates, CorpusSpec, DEFAULT_START, MailboxSpec};
+pub use spec::{
+    AttachmentMix, AttachmentRates, CorpusSpec, DEFAULT_START, MAX_ATTACHMENT_SIZE, MailboxSpec,
+};

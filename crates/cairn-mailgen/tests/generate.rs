@@ -208,6 +208,11 @@ fn shared_attachments_are_identical_across_mailboxes() {
         }
     }
     assert_eq!(seen.len(), 3);
+    for (k, (_, bytes)) in &seen {
+        let (_, _, pool) = g.shared_attachment(*k).expect("pool item");
+        assert_eq!(&pool, bytes);
+    }
+    assert!(g.shared_attachment(3).is_none());
     for (k, (boxes, _)) in &seen {
         let mut distinct = boxes.clone();
         distinct.dedup();
