@@ -569,6 +569,10 @@ graph_permissions = ["User.Read.All"]
         .await;
     assert_eq!(s, 200, "{b}");
     let ops = b["access_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        claims(&ops)["wids"][0],
+        "29232cdf-9323-42fd-ade2-1d097af3e4de"
+    );
     let (s, b) = sim
         .cmdlet("ops.onmicrosoft.com", &ops, "Get-Mailbox", json!({}))
         .await;

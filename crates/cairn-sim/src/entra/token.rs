@@ -277,7 +277,10 @@ fn issue(
             if !roles.is_empty() {
                 claims["roles"] = json!(roles);
             }
-            claims["wids"] = json!(["0997a1d0-0d1d-4acb-b408-d5ca73121e90"]);
+            // Directory roles of the service principal, then the template every app token carries.
+            let mut wids = sp.directory_roles.clone();
+            wids.push("0997a1d0-0d1d-4acb-b408-d5ca73121e90".into());
+            claims["wids"] = json!(wids);
             let access_token = sim.signer.sign(&claims);
             let mut body = json!({
                 "token_type": "Bearer",
