@@ -5,6 +5,10 @@
 //!   with jobs is [`backup::plan`]).
 //! - [`organizations`]: add a Microsoft 365 organization (register and consent Cairn's
 //!   backup application, point Exchange at it, grant mailbox access) and check it.
+//! - [`jobs`]: backup jobs (what, where, when) and their schedules.
+//! - [`sessions`]: running a job and recording the session in the catalog.
 
 pub mod backup;
+pub mod jobs;
 pub mod organizations;
+pub mod sessions;
