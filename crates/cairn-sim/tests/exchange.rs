@@ -98,6 +98,23 @@ async fn get_mailbox_lists_mailboxes_with_types_and_archive() {
             .contains("ManagementObjectNotFoundException"),
         "{e}"
     );
+    // A misspelt parameter is refused, as PowerShell binds parameters strictly.
+    let (s, e) = sim
+        .cmdlet(
+            "contoso.com",
+            &token,
+            "Get-Mailbox",
+            json!({"Identiti": "alice"}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("'Identiti'"),
+        "{e}"
+    );
 }
 
 #[tokio::test]

@@ -57,6 +57,96 @@ fn need(t: &TenantState, c: &Caller, cmdlet: &str, manage: bool) -> Result<(), C
     )))
 }
 
+/// Parameters each cmdlet binds (besides the common ones); others are refused as
+/// PowerShell does, so a misspelt parameter is an error and not silently ignored.
+const PARAMETERS: &[(&str, &[&str])] = &[
+    (
+        "get-mailbox",
+        &[
+            "Identity",
+            "RecipientTypeDetails",
+            "Filter",
+            "Archive",
+            "ResultSize",
+            "Properties",
+            "PropertySets",
+        ],
+    ),
+    ("get-serviceprincipal", &["Identity"]),
+    (
+        "new-serviceprincipal",
+        &[
+            "AppId",
+            "ObjectId",
+            "ServiceId",
+            "DisplayName",
+            "Organization",
+        ],
+    ),
+    ("remove-serviceprincipal", &["Identity"]),
+    (
+        "new-managementscope",
+        &["Name", "RecipientRestrictionFilter", "RecipientRoot"],
+    ),
+    ("get-managementscope", &["Identity"]),
+    ("remove-managementscope", &["Identity"]),
+    (
+        "new-managementroleassignment",
+        &[
+            "App",
+            "Role",
+            "CustomResourceScope",
+            "Name",
+            "User",
+            "SecurityGroup",
+            "Policy",
+        ],
+    ),
+    (
+        "get-managementroleassignment",
+        &["RoleAssignee", "App", "Role", "Identity"],
+    ),
+    ("remove-managementroleassignment", &["Identity"]),
+    (
+        "test-serviceprincipalauthorization",
+        &["Identity", "Resource"],
+    ),
+    ("enable-organizationcustomization", &[]),
+    ("get-organizationconfig", &[]),
+];
+
+const COMMON_PARAMETERS: &[&str] = &[
+    "Confirm",
+    "WhatIf",
+    "ErrorAction",
+    "WarningAction",
+    "Verbose",
+    "Debug",
+    "DomainController",
+];
+
+fn check_parameters(name: &str, p: &Value) -> Result<(), CmdletError> {
+    let lower = name.to_ascii_lowercase();
+    let Some((_, allowed)) = PARAMETERS.iter().find(|(n, _)| *n == lower) else {
+        return Ok(()); // unknown cmdlets are reported by `run`
+    };
+    for key in p.as_object().into_iter().flat_map(|m| m.keys()) {
+        let known = allowed
+            .iter()
+            .chain(COMMON_PARAMETERS)
+            .any(|a| a.eq_ignore_ascii_case(key));
+        if !known {
+            return Err(CmdletError::new(
+                "System.Management.Automation.ParameterBindingException",
+                format!(
+                    "A parameter cannot be found that matches parameter name '{key}'. ({name})"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Runs a cmdlet; returns its output rows.
 pub fn run(
     t: &mut TenantState,
@@ -64,6 +154,7 @@ pub fn run(
     name: &str,
     p: &Value,
 ) -> Result<Vec<Value>, CmdletError> {
+    check_parameters(name, p)?;
     let lower = name.to_ascii_lowercase();
     match lower.as_str() {
         "get-mailbox" => {
