@@ -791,6 +791,62 @@ impl ObjectWriter {
         Ok(())
     }
 
+    /// The item `item_id` of `folder` as currently recorded (base restore point or
+    /// checkpoint plus this session's changes), if any.
+    pub async fn item(&self, folder: &str, item_id: &str) -> Result<Option<ItemEntry>> {
+        let repo = self.session.inner.repo.clone();
+        let mut w = self.work.lock().await;
+        if !w.folders.contains_key(folder) {
+            return Ok(None);
+        }
+        let items = Self::folder_items(&repo, &mut w, folder).await?;
+        Ok(items.get(item_id).cloned())
+    }
+
+    /// Ids of the items currently recorded in `folder`.
+    pub async fn item_ids(&self, folder: &str) -> Result<Vec<String>> {
+        let repo = self.session.inner.repo.clone();
+        let mut w = self.work.lock().await;
+        if !w.folders.contains_key(folder) {
+            return Ok(Vec::new());
+        }
+        let items = Self::folder_items(&repo, &mut w, folder).await?;
+        Ok(items.keys().cloned().collect())
+    }
+
+    /// The folder (other than `except`) currently holding `item_id`, if any: how a
+    /// move between folders is recognized.
+    pub async fn locate(&self, item_id: &str, except: &str) -> Result<Option<String>> {
+        let repo = self.session.inner.repo.clone();
+        let w = self.work.lock().await;
+        let ids: Vec<String> = w.folders.keys().filter(|f| *f != except).cloned().collect();
+        for folder in ids {
+            let f = w
+                .folders
+                .get(&folder)
+                .ok_or_else(|| Error::Task("folder vanished".into()))?;
+            let hit = match &f.items {
+                Some(items) => items.contains_key(item_id),
+                None => {
+                    // Read the listing without marking the folder changed.
+                    let mut found = false;
+                    for p in &f.base {
+                        let page: ListingPage = repo.load_tree(&p.blob).await?;
+                        if page.items.iter().any(|i| i.id == item_id) {
+                            found = true;
+                            break;
+                        }
+                    }
+                    found
+                }
+            };
+            if hit {
+                return Ok(Some(folder));
+            }
+        }
+        Ok(None)
+    }
+
     /// Remove an item from this restore point on (older ones keep it).
     pub async fn delete_item(&self, folder: &str, item_id: &str) -> Result<bool> {
         let repo = self.session.inner.repo.clone();

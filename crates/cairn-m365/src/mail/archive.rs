@@ -14,6 +14,11 @@ use crate::error::{Error, Result};
 /// At most this many items per `exportItems` request.
 pub const EXPORT_BATCH: usize = 20;
 
+/// [`EXPORT_BATCH`], for callers outside this module.
+pub fn archive_batch() -> usize {
+    EXPORT_BATCH
+}
+
 /// `exchangeSettings` of a user.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]

@@ -23,7 +23,7 @@ use crate::http;
 use crate::throttle::{RequestPermit, Throttle};
 use crate::token::{Authenticator, Resource};
 
-pub use archive::{ArchiveFolder, ExchangeSettings, ExportedItem};
+pub use archive::{ArchiveFolder, EXPORT_BATCH, ExchangeSettings, ExportedItem, archive_batch};
 pub use delta::{Change, DeltaOutcome, DeltaPage, is_expired_token};
 pub use folders::{MailFolder, WELL_KNOWN_FOLDERS};
 pub use items::{ContactFolder, MessageInfo, MimeStream, Removed};

@@ -1,0 +1,511 @@
+//! One collection of an object — a mail folder, the calendar, a contact folder, an
+//! archive folder — brought up to date from its delta: new and changed items written,
+//! removals recorded, moves recognized, and the new delta link kept in the object's
+//! state only once the whole round is stored (a killed or failed round starts again
+//! from the previous link; content already stored is deduplicated).
+//!
+//! Decisions:
+//! - An item whose `changeKey` matches what the repository holds is not downloaded
+//!   (what a re-enumeration after an expired token mostly finds).
+//! - Any other change downloads the content again; an item version is named by its
+//!   content, so a read/unread flip (same MIME, new `changeKey`) updates the metadata
+//!   and creates no new version.
+//! - An id new to a folder but present in another is a move (Outlook ids are asked
+//!   immutable): the entry moves without downloading.
+//! - A permanent failure of one item (404 mid-run, unreadable content) is a warning
+//!   naming the item; a temporary one that outlasts the retries is a warning too and
+//!   keeps the old delta link, so the next session fetches the item again: a throttled
+//!   or transient error never loses an item.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use cairn_m365::mail::{Change, DeltaOutcome, MailClient};
+use cairn_repo::ObjectWriter;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+
+use super::error::BackupError;
+use super::plan::{ObjectId, ProgressEvent};
+
+/// How a collection's items are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Content {
+    /// Messages: metadata from the delta, content = raw MIME (`$value`).
+    Mime,
+    /// Events, contacts: the JSON entity is the item.
+    Json(&'static str),
+    /// Archive items: content from the mailbox export API (FastTransfer data).
+    Export,
+}
+
+/// A collection to bring up to date.
+#[derive(Debug, Clone)]
+pub(crate) struct Collection {
+    /// Folder id in the repository (and key of the object state).
+    pub key: String,
+    pub name: String,
+    pub parent: Option<String>,
+    /// Where a full enumeration starts.
+    pub start_url: String,
+    pub content: Content,
+}
+
+/// Counters of one object, shared by its concurrent downloads.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub items: AtomicU64,
+    pub new_versions: AtomicU64,
+    pub deletions: AtomicU64,
+    pub bytes_read: AtomicU64,
+    pub bytes_stored: AtomicU64,
+}
+
+/// What processing one object needs.
+pub(crate) struct ObjectRun<'a> {
+    pub client: &'a MailClient,
+    pub writer: ObjectWriter,
+    pub object: ObjectId,
+    /// Throttle key and URL id: the user id, or the archive mailbox id.
+    pub mailbox: String,
+    /// The object had a restore point or checkpoint before (moves are looked for).
+    pub had_base: bool,
+    pub parallel: usize,
+    pub progress: &'a mpsc::Sender<ProgressEvent>,
+    pub cancel: watch::Receiver<bool>,
+    pub counters: Counters,
+    pub warnings: Mutex<Vec<String>>,
+}
+
+/// Most restarts of one round after expired tokens before giving up on the folder.
+const MAX_RESTARTS: u32 = 2;
+/// Attempts to stream one item's content when the body breaks off mid-way.
+const CONTENT_ATTEMPTS: u32 = 3;
+
+enum ItemResult {
+    Done,
+    /// Temporary trouble outlasted the retries: keep the old delta link.
+    Retry(String),
+    /// Permanent trouble with this item only.
+    Warning(String),
+}
+
+fn change_key(v: &Value) -> Option<&str> {
+    v.get("changeKey").and_then(Value::as_str)
+}
+
+fn item_label(v: &Value) -> String {
+    let id = v.get("id").and_then(Value::as_str).unwrap_or("?");
+    let title = ["subject", "displayName"]
+        .iter()
+        .find_map(|k| v.get(*k).and_then(Value::as_str));
+    match title {
+        Some(t) => format!("{id} ({t:?})"),
+        None => id.to_owned(),
+    }
+}
+
+impl ObjectRun<'_> {
+    pub fn warn(&self, item: Option<String>, message: String) {
+        let text = match &item {
+            Some(i) => format!("item {i}: {message}"),
+            None => message.clone(),
+        };
+        tracing::warn!(object = %self.object.name, "{text}");
+        if let Ok(mut w) = self.warnings.lock() {
+            w.push(text);
+        }
+        let _ = self.progress.try_send(ProgressEvent::Warning {
+            object: self.object.clone(),
+            item,
+            message,
+        });
+    }
+
+    fn stopped(&self) -> bool {
+        *self.cancel.borrow()
+    }
+
+    /// Brings `c` up to date; returns the delta link to keep, or `None` when the
+    /// round must be done again next time (some item is still missing).
+    pub async fn collection(
+        &self,
+        c: &Collection,
+        previous: Option<&str>,
+    ) -> Result<Option<String>, BackupError> {
+        self.writer
+            .set_folder(&c.key, &c.name, c.parent.as_deref())
+            .await?;
+        let mut url = previous.unwrap_or(&c.start_url).to_owned();
+        let mut full = previous.is_none();
+        let mut seen = self.seen_set(c, full).await?;
+        let mut restarts = 0;
+        let complete = AtomicBool::new(true);
+        loop {
+            if self.stopped() {
+                return Err(BackupError::Stopped);
+            }
+            let page = match self.client.delta_page::<Value>(&self.mailbox, &url).await? {
+                DeltaOutcome::Page(page) => page,
+                DeltaOutcome::Expired { code } => {
+                    restarts += 1;
+                    if restarts > MAX_RESTARTS {
+                        return Err(BackupError::Invalid(format!(
+                            "folder {}: the delta token keeps expiring ({code})",
+                            c.name
+                        )));
+                    }
+                    tracing::info!(folder = %c.name, %code, full, "delta token expired: enumerating the folder again");
+                    url = c.start_url.clone();
+                    if !full {
+                        full = true;
+                        seen = self.seen_set(c, true).await?;
+                    } else if let Some(s) = seen.as_mut() {
+                        s.clear();
+                    }
+                    continue;
+                }
+            };
+            let before = self.snapshot();
+            let mut upserts = Vec::new();
+            for change in page.changes {
+                match change {
+                    Change::Removed(r) => {
+                        if let Some(s) = seen.as_mut() {
+                            s.remove(&r.id);
+                        }
+                        if self.writer.delete_item(&c.key, &r.id).await? {
+                            self.counters.deletions.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Change::Upsert(v) => {
+                        if let (Some(s), Some(id)) =
+                            (seen.as_mut(), v.get("id").and_then(Value::as_str))
+                        {
+                            s.insert(id.to_owned());
+                        }
+                        upserts.push(v);
+                    }
+                }
+            }
+            self.upserts(c, upserts, &complete).await?;
+            self.report(before).await;
+            match (page.next_link, page.delta_link) {
+                (Some(next), _) => url = next,
+                (None, Some(delta)) => {
+                    if full {
+                        if let Some(seen) = seen {
+                            self.drop_unseen(c, &seen).await?;
+                        }
+                    }
+                    return Ok(complete.load(Ordering::Relaxed).then_some(delta));
+                }
+                (None, None) => {
+                    return Err(BackupError::Microsoft(cairn_m365::Error::Decode {
+                        url,
+                        what: "a delta page with neither nextLink nor deltaLink".into(),
+                    }));
+                }
+            }
+        }
+    }
+
+    /// On a full enumeration of a folder that already holds items, the ids seen, so
+    /// items gone meanwhile can be dropped at the end.
+    async fn seen_set(
+        &self,
+        c: &Collection,
+        full: bool,
+    ) -> Result<Option<HashSet<String>>, BackupError> {
+        if !full || self.writer.item_ids(&c.key).await?.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(HashSet::new()))
+    }
+
+    async fn drop_unseen(&self, c: &Collection, seen: &HashSet<String>) -> Result<(), BackupError> {
+        for id in self.writer.item_ids(&c.key).await? {
+            if !seen.contains(&id) && self.writer.delete_item(&c.key, &id).await? {
+                self.counters.deletions.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    fn snapshot(&self) -> [u64; 3] {
+        [
+            self.counters.items.load(Ordering::Relaxed),
+            self.counters.bytes_read.load(Ordering::Relaxed),
+            self.counters.bytes_stored.load(Ordering::Relaxed),
+        ]
+    }
+
+    async fn report(&self, before: [u64; 3]) {
+        let now = self.snapshot();
+        if now == before {
+            return;
+        }
+        let _ = self
+            .progress
+            .send(ProgressEvent::Items {
+                object: self.object.clone(),
+                items: now[0] - before[0],
+                bytes_read: now[1] - before[1],
+                bytes_stored: now[2] - before[2],
+            })
+            .await;
+    }
+
+    async fn upserts(
+        &self,
+        c: &Collection,
+        items: Vec<Value>,
+        complete: &AtomicBool,
+    ) -> Result<(), BackupError> {
+        let mut to_fetch = Vec::new();
+        for v in items {
+            if !self.settle_without_content(c, &v).await? {
+                to_fetch.push(v);
+            }
+        }
+        let results: Vec<(Value, Result<ItemResult, BackupError>)> = match c.content {
+            Content::Export => {
+                let mut out = Vec::new();
+                for batch in to_fetch.chunks(cairn_m365::mail::archive_batch()) {
+                    out.extend(self.export_batch(c, batch).await?);
+                }
+                out
+            }
+            _ => {
+                futures::stream::iter(to_fetch)
+                    .map(|v| async move {
+                        let r = self.fetch(c, &v).await;
+                        (v, r)
+                    })
+                    .buffer_unordered(self.parallel.max(1))
+                    .collect()
+                    .await
+            }
+        };
+        for (v, r) in results {
+            match r? {
+                ItemResult::Done => {}
+                ItemResult::Warning(msg) => self.warn(Some(item_label(&v)), msg),
+                ItemResult::Retry(msg) => {
+                    complete.store(false, Ordering::Relaxed);
+                    self.warn(
+                        Some(item_label(&v)),
+                        format!("{msg}; it will be read again by the next session"),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn metadata(c: &Collection, v: &Value) -> Value {
+        let mut meta = match c.content {
+            Content::Json(_) => {
+                let mut m = serde_json::Map::new();
+                for k in [
+                    "id",
+                    "changeKey",
+                    "subject",
+                    "displayName",
+                    "lastModifiedDateTime",
+                    "parentFolderId",
+                ] {
+                    if let Some(x) = v.get(k) {
+                        m.insert(k.to_owned(), x.clone());
+                    }
+                }
+                Value::Object(m)
+            }
+            _ => v.clone(),
+        };
+        if let Value::Object(m) = &mut meta {
+            m.insert("folder".into(), json!(c.key));
+            let kind = match c.content {
+                Content::Mime => "message",
+                Content::Json(kind) => kind,
+                Content::Export => "archiveItem",
+            };
+            m.insert("kind".into(), json!(kind));
+        }
+        meta
+    }
+
+    /// Handles an upsert that needs no content (unchanged, or moved); `false` when the
+    /// content must be read.
+    async fn settle_without_content(&self, c: &Collection, v: &Value) -> Result<bool, BackupError> {
+        let Some(id) = v.get("id").and_then(Value::as_str) else {
+            self.warn(
+                None,
+                format!("folder {}: an entry without id was skipped", c.name),
+            );
+            return Ok(true);
+        };
+        let meta = Self::metadata(c, v);
+        let existing = match self.writer.item(&c.key, id).await? {
+            Some(e) => Some(e),
+            None if self.had_base => match self.writer.locate(id, &c.key).await? {
+                Some(from) => {
+                    self.writer.move_item(&from, &c.key, id, None).await?;
+                    self.writer.item(&c.key, id).await?
+                }
+                None => None,
+            },
+            None => None,
+        };
+        if let Some(e) = existing {
+            if change_key(&meta).is_some() && change_key(&e.metadata) == change_key(&meta) {
+                if e.metadata != meta {
+                    self.writer.update_metadata(&c.key, id, meta).await?;
+                }
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn stored(&self, previous: Option<cairn_repo::Id>, entry: &cairn_repo::ItemEntry) {
+        self.counters.items.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .bytes_read
+            .fetch_add(entry.size, Ordering::Relaxed);
+        if previous != Some(entry.version) {
+            self.counters.new_versions.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .bytes_stored
+                .fetch_add(entry.size, Ordering::Relaxed);
+        }
+    }
+
+    async fn fetch(&self, c: &Collection, v: &Value) -> Result<ItemResult, BackupError> {
+        let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
+        let meta = Self::metadata(c, v);
+        let previous = self.writer.item(&c.key, id).await?.map(|e| e.version);
+        match c.content {
+            Content::Json(_) => {
+                let body =
+                    serde_json::to_vec(v).map_err(|e| BackupError::Invalid(e.to_string()))?;
+                let entry = self
+                    .writer
+                    .put_item(&c.key, id, meta, Bytes::from(body))
+                    .await?;
+                self.stored(previous, &entry);
+                Ok(ItemResult::Done)
+            }
+            Content::Mime => {
+                let mut last = String::new();
+                for _ in 0..CONTENT_ATTEMPTS {
+                    let stream = match self.client.message_mime(&self.mailbox, id).await {
+                        Ok(s) => s,
+                        Err(e) if e.service().is_some_and(|s| s.is_not_found()) => {
+                            return Ok(ItemResult::Warning(format!(
+                                "deleted while the session ran ({e}); the next session records the deletion"
+                            )));
+                        }
+                        Err(e) if e.is_temporary() => return Ok(ItemResult::Retry(e.to_string())),
+                        Err(e) => return Ok(ItemResult::Warning(format!("cannot be read: {e}"))),
+                    };
+                    match self
+                        .writer
+                        .put_item_stream(&c.key, id, meta.clone(), stream)
+                        .await
+                    {
+                        Ok(entry) => {
+                            self.stored(previous, &entry);
+                            return Ok(ItemResult::Done);
+                        }
+                        Err(cairn_repo::Error::Content { source, .. }) => {
+                            last = format!("its content broke off: {source}");
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Ok(ItemResult::Retry(last))
+            }
+            Content::Export => Ok(ItemResult::Warning("exported in batches".into())),
+        }
+    }
+
+    async fn export_batch(
+        &self,
+        c: &Collection,
+        batch: &[Value],
+    ) -> Result<Vec<(Value, Result<ItemResult, BackupError>)>, BackupError> {
+        let ids: Vec<String> = batch
+            .iter()
+            .filter_map(|v| v.get("id").and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        let exported = match self.client.export_items(&self.mailbox, &ids).await {
+            Ok(x) => x,
+            Err(e) => {
+                let r = if e.is_temporary() {
+                    ItemResult::Retry(e.to_string())
+                } else {
+                    ItemResult::Warning(format!("cannot be exported: {e}"))
+                };
+                let msg = match &r {
+                    ItemResult::Retry(m) | ItemResult::Warning(m) => m.clone(),
+                    ItemResult::Done => String::new(),
+                };
+                let temporary = matches!(r, ItemResult::Retry(_));
+                return Ok(batch
+                    .iter()
+                    .map(|v| {
+                        let r = if temporary {
+                            ItemResult::Retry(msg.clone())
+                        } else {
+                            ItemResult::Warning(msg.clone())
+                        };
+                        (v.clone(), Ok(r))
+                    })
+                    .collect());
+            }
+        };
+        let mut out = Vec::new();
+        for v in batch {
+            let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
+            let Some(x) = exported.iter().find(|x| x.item_id == id) else {
+                out.push((
+                    v.clone(),
+                    Ok(ItemResult::Warning("not in the export answer".into())),
+                ));
+                continue;
+            };
+            let Some(data) = &x.data else {
+                let why = x.error.as_ref().map(Value::to_string).unwrap_or_default();
+                out.push((
+                    v.clone(),
+                    Ok(ItemResult::Warning(format!("export failed: {why}"))),
+                ));
+                continue;
+            };
+            let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data) else {
+                out.push((
+                    v.clone(),
+                    Ok(ItemResult::Warning("exported data is not base64".into())),
+                ));
+                continue;
+            };
+            let mut meta = Self::metadata(c, v);
+            if let (Value::Object(m), Some(ck)) = (&mut meta, &x.change_key) {
+                m.entry("changeKey").or_insert(json!(ck));
+            }
+            let previous = self.writer.item(&c.key, id).await?.map(|e| e.version);
+            let entry = self
+                .writer
+                .put_item(&c.key, id, meta, Bytes::from(bytes))
+                .await?;
+            self.stored(previous, &entry);
+            out.push((v.clone(), Ok(ItemResult::Done)));
+        }
+        Ok(out)
+    }
+}
