@@ -194,8 +194,7 @@ impl Codec {
     /// A blob as stored in a pack: `seal(zstd(data))`, or `seal(data)` when
     /// compression does not shrink it. Returns (stored bytes, compressed?).
     pub fn encode_blob(&self, data: &[u8]) -> Result<(Vec<u8>, bool)> {
-        let z = zstd::bulk::compress(data, ZSTD_LEVEL)
-            .map_err(|e| Error::Invalid(format!("zstd: {e}")))?;
+        let z = compress(data)?;
         if z.len() < data.len() {
             Ok((self.seal(z)?, true))
         } else {
@@ -214,7 +213,7 @@ impl Codec {
         let what = format!("blob {id}");
         let plain = self.open(stored, &what)?;
         let data = if compressed {
-            zstd::bulk::decompress(&plain, raw_len as usize)
+            decompress(&plain, raw_len as usize)
                 .map_err(|e| Error::corrupt(&what, format!("zstd: {e}")))?
         } else {
             plain
@@ -230,4 +229,44 @@ impl Codec {
         }
         Ok(data)
     }
+}
+
+thread_local! {
+    // One zstd context per thread: creating a context per blob costs more than
+    // compressing a small chunk.
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn compress(data: &[u8]) -> Result<Vec<u8>> {
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(
+                zstd::bulk::Compressor::new(ZSTD_LEVEL)
+                    .map_err(|e| Error::Invalid(format!("zstd: {e}")))?,
+            );
+        }
+        match slot.as_mut() {
+            Some(c) => c
+                .compress(data)
+                .map_err(|e| Error::Invalid(format!("zstd: {e}"))),
+            None => Err(Error::Invalid("zstd context unavailable".into())),
+        }
+    })
+}
+
+fn decompress(data: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new()?);
+        }
+        match slot.as_mut() {
+            Some(d) => d.decompress(data, capacity),
+            None => Err(std::io::Error::other("zstd context unavailable")),
+        }
+    })
 }

@@ -50,9 +50,18 @@ const ENTRY_LEN: usize = 1 + 1 + 4 + 4 + 32;
 pub struct PackBuilder {
     pub buf: Vec<u8>,
     pub entries: Vec<PackEntry>,
+    /// Bytes to reserve on first use (target pack size plus one blob).
+    pub capacity_hint: usize,
 }
 
 impl PackBuilder {
+    pub fn with_target(pack_size: u64) -> PackBuilder {
+        PackBuilder {
+            capacity_hint: pack_size as usize + (1 << 20),
+            ..PackBuilder::default()
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.buf.len()
     }

@@ -171,7 +171,7 @@ impl Repository {
                 id,
                 opts,
                 started,
-                data_pack: Mutex::new(PackBuilder::default()),
+                data_pack: Mutex::new(PackBuilder::with_target(self.config.pack_size)),
                 tree_pack: Mutex::new(PackBuilder::default()),
                 known: Mutex::new(HashMap::new()),
                 pending: tokio::sync::Mutex::new(Pending::default()),
@@ -331,19 +331,17 @@ impl Session {
         Ok(ids)
     }
 
-    /// Store bytes; returns the chunk ids.
+    /// Store bytes; returns the chunk ids. Chunking, hashing, compression and
+    /// encryption run on the blocking pool, so concurrent items use every core.
     pub(crate) async fn store_bytes(&self, data: Bytes) -> Result<Vec<Id>> {
-        let chunker = self.inner.repo.chunker.clone();
-        let chunks: Vec<Bytes> = {
-            let mut v = Vec::new();
-            let mut pos = 0;
-            for c in chunker.split(&data) {
-                v.push(data.slice(pos..pos + c.len()));
-                pos += c.len();
-            }
-            v
-        };
-        let prepared = self.prepare_blocking(chunks).await?;
+        let me = self.clone();
+        let prepared = tokio::task::spawn_blocking(move || {
+            let chunker = me.inner.repo.chunker.clone();
+            let chunks: Vec<&[u8]> = chunker.split(&data).collect();
+            me.prepare(&chunks)
+        })
+        .await
+        .map_err(|e| Error::Task(e.to_string()))??;
         self.add_blobs(BlobKind::Data, prepared).await
     }
 
@@ -414,7 +412,14 @@ impl Session {
             if !ready {
                 return Ok(());
             }
-            std::mem::take(&mut *p)
+            let hint = p.capacity_hint;
+            std::mem::replace(
+                &mut *p,
+                PackBuilder {
+                    capacity_hint: hint,
+                    ..PackBuilder::default()
+                },
+            )
         };
         let _permit = self
             .inner

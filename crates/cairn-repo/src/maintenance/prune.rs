@@ -144,7 +144,7 @@ impl Repository {
         }
 
         // (1) Repack: copy still-used blobs as stored (no re-encryption).
-        let mut builder = PackBuilder::default();
+        let mut builder = PackBuilder::with_target(self.config.pack_size);
         let mut new_packs: Vec<IndexPack> = Vec::new();
         for p in &repack {
             let name = pack_name(&p.id);
@@ -163,7 +163,13 @@ impl Repository {
                 builder.add(b.id, b.kind, &data[start..end], b.compressed, b.raw_length);
                 kept_blobs.insert(b.id);
                 if builder.len() as u64 >= self.config.pack_size {
-                    new_packs.push(self.upload_pack(std::mem::take(&mut builder)).await?);
+                    new_packs.push(
+                        self.upload_pack(std::mem::replace(
+                            &mut builder,
+                            PackBuilder::with_target(self.config.pack_size),
+                        ))
+                        .await?,
+                    );
                 }
             }
         }
