@@ -129,24 +129,47 @@ fn small_attachment(b: &mut Body) -> MimePart<'static> {
     })
 }
 
-/// Re-wrap text as format=flowed (RFC 3676): soft breaks end in a space; quoted lines
-/// and lines starting with "From " or a space are space-stuffed.
+/// Re-wrap text as format=flowed (RFC 3676). The input was wrapped at 72 columns, so a
+/// line shorter than 60 ends a paragraph (greetings, signatures, last lines); the others
+/// are rejoined and re-wrapped at 66 with soft breaks (a trailing space). Quoted lines
+/// stay as they are; lines starting with a space or "From " are space-stuffed.
 fn flowed(text: &str) -> String {
     let mut out = String::new();
-    for para in text.split('\n') {
+    let mut para = String::new();
+    let flush = |para: &mut String, out: &mut String| {
+        if para.is_empty() {
+            return;
+        }
         let wrapped = text::wrap(para, 66);
         let lines: Vec<&str> = wrapped.split('\n').collect();
         for (i, line) in lines.iter().enumerate() {
             if line.starts_with(' ') || line.starts_with("From ") {
                 out.push(' ');
             }
-            out.push_str(line);
+            out.push_str(line.trim_end());
             if i + 1 < lines.len() {
                 out.push(' ');
             }
             out.push_str("\r\n");
         }
+        para.clear();
+    };
+    for line in text.split('\n') {
+        if line.starts_with('>') || line.trim().is_empty() {
+            flush(&mut para, &mut out);
+            out.push_str(line.trim_end());
+            out.push_str("\r\n");
+            continue;
+        }
+        if !para.is_empty() {
+            para.push(' ');
+        }
+        para.push_str(line.trim_end());
+        if line.chars().count() < 60 {
+            flush(&mut para, &mut out);
+        }
     }
+    flush(&mut para, &mut out);
     out
 }
 

@@ -73,7 +73,13 @@ impl<'a> Headers<'a> {
         if people.is_empty() {
             return;
         }
-        match self.style {
+        // mail-builder puts encoded-words inside quoted strings, which RFC 2047 §5 forbids:
+        // non-ASCII display names always go through our encoder.
+        let style = match self.style {
+            HeaderStyle::Builder if people.iter().any(|p| !p.name.is_ascii()) => HeaderStyle::OwnB,
+            other => other,
+        };
+        match style {
             HeaderStyle::Builder => {
                 let list: Vec<Address<'_>> = people
                     .iter()
@@ -95,7 +101,7 @@ impl<'a> Headers<'a> {
                 let _ = value.write_header(&mut *self.out, name.len() + 2);
             }
             HeaderStyle::OwnB | HeaderStyle::OwnQ => {
-                let q = self.style == HeaderStyle::OwnQ;
+                let q = style == HeaderStyle::OwnQ;
                 let items: Vec<String> = people
                     .iter()
                     .map(|p| {

@@ -83,6 +83,7 @@ mod envelope;
 mod error;
 mod generator;
 mod headers;
+mod ics;
 pub mod import;
 mod message;
 mod parts;
