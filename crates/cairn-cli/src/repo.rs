@@ -454,6 +454,12 @@ pub(crate) async fn open(
     let repo = Repository::open(backend, pw.as_ref().map(|p| p.as_slice()))
         .await
         .with_context(|| format!("cannot open repository {name} at {}", rec.location))?;
+    if rec.encrypted && !repo.config().encrypted() {
+        bail!(
+            "the repository at {} now claims to be unencrypted but was registered encrypted: its config may have been tampered with",
+            rec.location
+        );
+    }
     if repo.config().id.to_string() != rec.repository_id {
         bail!(
             "the repository at {} is not the one registered as {name} (id {} instead of {}); re-attach it",

@@ -2,6 +2,7 @@
 //! attached to a fresh catalog and everything in it is listed and restored.
 //! Also: bad passwords and damage through the CLI, and a repository on S3
 //! (moto's server) with credentials sealed in the catalog.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

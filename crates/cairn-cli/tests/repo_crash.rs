@@ -1,6 +1,7 @@
 //! Crash safety with a real `kill -9`: the `cairn` binary writes a corpus into a
 //! repository and is killed mid-way; the repository must pass `check`, and the
 //! rerun must reuse what was already written and restore byte for byte.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -310,16 +310,16 @@ impl Session {
             let mut p = packer.lock().map_err(poisoned)?;
             let mut known = self.inner.known.lock().map_err(poisoned)?;
             for b in blobs {
-                if let Some((stored, compressed, raw)) = b.encoded {
-                    if known.get(&b.id) != Some(&true) {
-                        p.add(b.id, kind, &stored, compressed, raw);
-                        known.insert(b.id, true);
-                        self.inner.stats.new_blobs.fetch_add(1, Ordering::Relaxed);
-                        self.inner
-                            .stats
-                            .new_bytes_raw
-                            .fetch_add(u64::from(raw), Ordering::Relaxed);
-                    }
+                if let Some((stored, compressed, raw)) = b.encoded
+                    && known.get(&b.id) != Some(&true)
+                {
+                    p.add(b.id, kind, &stored, compressed, raw);
+                    known.insert(b.id, true);
+                    self.inner.stats.new_blobs.fetch_add(1, Ordering::Relaxed);
+                    self.inner
+                        .stats
+                        .new_bytes_raw
+                        .fetch_add(u64::from(raw), Ordering::Relaxed);
                 }
                 ids.push(b.id);
             }

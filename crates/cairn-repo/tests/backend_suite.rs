@@ -1,6 +1,7 @@
 //! One suite every backend passes: local directory always, S3 against moto's
 //! server and Azure Blob against Azurite (both on loopback, started by
 //! `scripts/test`). Then a whole repository round trip on each.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

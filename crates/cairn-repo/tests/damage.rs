@@ -1,5 +1,6 @@
 //! Bad input: corrupted, truncated and missing objects give clear errors naming
 //! the object (never a panic), and `check` reports every damaged item.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

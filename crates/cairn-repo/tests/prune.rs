@@ -1,6 +1,7 @@
 //! Prune keeps everything referenced, frees the rest, and is safe against a
 //! crash at any step; locks keep prune and writers apart and stale locks can
 //! be broken.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

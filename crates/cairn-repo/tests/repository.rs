@@ -1,6 +1,7 @@
 //! The repository end to end on a real directory: round trips byte for byte,
 //! dedup, incremental sessions and history, keys and passwords, format version,
 //! concurrency, checkpoints and attaching from the storage alone.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -12,7 +12,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use cairn_catalog::Catalog;
-use cairn_repo::{ObjectRef, OrganizationRef, SessionOptions};
+use cairn_repo::{ObjectRef, ObjectWriter, OrganizationRef, SessionOptions};
 use futures::TryStreamExt;
 use tokio::io::AsyncReadExt;
 
@@ -128,40 +128,31 @@ pub async fn put_dir(catalog: &Catalog, args: PutDirArgs) -> Result<ExitCode> {
         .await?;
     let done = Arc::new(AtomicU64::new(0));
     let every = args.checkpoint_every;
-    futures::stream::iter(files.into_iter().map(Ok::<_, anyhow::Error>))
-        .try_for_each_concurrent(args.concurrency.max(1), |(rel, path, size)| {
-            let writer = writer.clone();
-            let session = session.clone();
-            let done = done.clone();
-            async move {
-                let folder = match rel.rfind('/') {
-                    Some(i) => rel[..i].to_string(),
-                    None => "/".to_string(),
-                };
-                let meta = serde_json::json!({ "size": size });
-                if size > STREAM_ABOVE {
-                    let f = tokio::fs::File::open(&path)
-                        .await
-                        .with_context(|| format!("cannot open {}", path.display()))?;
-                    writer
-                        .put_item_stream(&folder, &rel, meta, file_stream(f))
-                        .await?;
-                } else {
-                    let data = tokio::fs::read(&path)
-                        .await
-                        .with_context(|| format!("cannot read {}", path.display()))?;
-                    writer
-                        .put_item(&folder, &rel, meta, Bytes::from(data))
-                        .await?;
-                }
-                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if every > 0 && n % every == 0 {
-                    session.checkpoint().await?;
-                }
-                Ok(())
+    // Each item is its own task so the runtime spreads them over all cores.
+    let limit = Arc::new(tokio::sync::Semaphore::new(args.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (rel, path, size) in files {
+        let permit = limit.clone().acquire_owned().await?;
+        let writer = writer.clone();
+        let session = session.clone();
+        let done = done.clone();
+        tasks.spawn(async move {
+            let _permit = permit;
+            put_file(&writer, &rel, &path, size).await?;
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if every > 0 && n % every == 0 {
+                session.checkpoint().await?;
             }
-        })
-        .await?;
+            anyhow::Ok(())
+        });
+        // Surface failures early instead of after the whole tree.
+        while let Some(res) = tasks.try_join_next() {
+            res??;
+        }
+    }
+    while let Some(res) = tasks.join_next().await {
+        res??;
+    }
     let st = session.stats();
     let (items, bytes) = (
         st.items.load(Ordering::Relaxed),
@@ -195,6 +186,30 @@ pub async fn put_dir(catalog: &Catalog, args: PutDirArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn put_file(writer: &ObjectWriter, rel: &str, path: &Path, size: u64) -> Result<()> {
+    let folder = match rel.rfind('/') {
+        Some(i) => rel[..i].to_string(),
+        None => "/".to_string(),
+    };
+    let meta = serde_json::json!({ "size": size });
+    if size > STREAM_ABOVE {
+        let f = tokio::fs::File::open(path)
+            .await
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        writer
+            .put_item_stream(&folder, rel, meta, file_stream(f))
+            .await?;
+    } else {
+        let data = tokio::fs::read(path)
+            .await
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        writer
+            .put_item(&folder, rel, meta, Bytes::from(data))
+            .await?;
+    }
+    Ok(())
 }
 
 /// A safe relative path for an item id (no absolute paths, no `..`).
