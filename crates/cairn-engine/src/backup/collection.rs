@@ -197,10 +197,8 @@ impl ObjectRun<'_> {
             match (page.next_link, page.delta_link) {
                 (Some(next), _) => url = next,
                 (None, Some(delta)) => {
-                    if full {
-                        if let Some(seen) = seen {
-                            self.drop_unseen(c, &seen).await?;
-                        }
+                    if let (true, Some(seen)) = (full, seen) {
+                        self.drop_unseen(c, &seen).await?;
                     }
                     return Ok(complete.load(Ordering::Relaxed).then_some(delta));
                 }
@@ -361,13 +359,14 @@ impl ObjectRun<'_> {
             },
             None => None,
         };
-        if let Some(e) = existing {
-            if change_key(&meta).is_some() && change_key(&e.metadata) == change_key(&meta) {
-                if e.metadata != meta {
-                    self.writer.update_metadata(&c.key, id, meta).await?;
-                }
-                return Ok(true);
+        if let Some(e) = existing
+            && change_key(&meta).is_some()
+            && change_key(&e.metadata) == change_key(&meta)
+        {
+            if e.metadata != meta {
+                self.writer.update_metadata(&c.key, id, meta).await?;
             }
+            return Ok(true);
         }
         Ok(false)
     }

@@ -20,23 +20,36 @@ pub const CONTACTS_PREFIX: &str = "contacts/";
 const CALENDAR_START: &str = "1970-01-01T00:00:00Z";
 const CALENDAR_END: &str = "2100-01-01T00:00:00Z";
 
-/// Graph well-known names an exclusion matches.
+/// Graph well-known names an exclusion matches (in the IPM subtree).
 fn well_known_names(f: ExcludedFolder) -> &'static [&'static str] {
     match f {
         ExcludedFolder::DeletedItems => &["deleteditems"],
         ExcludedFolder::Drafts => &["drafts"],
         ExcludedFolder::JunkEmail => &["junkemail"],
         ExcludedFolder::Outbox => &["outbox"],
-        ExcludedFolder::SyncIssues => {
-            &["syncissues", "conflicts", "localfailures", "serverfailures"]
-        }
-        ExcludedFolder::RecoverableItems => &["recoverableitemsdeletions"],
-        ExcludedFolder::InPlaceHold | ExcludedFolder::LitigationHold => &[],
+        ExcludedFolder::SyncIssues => &["syncissues"],
+        _ => &[],
     }
 }
 
-/// Hidden Recoverable Items subfolders that exist only under a hold: Graph gives them
-/// no well-known name, so they are matched by their (never localized) names.
+/// The Recoverable Items folders (outside the IPM subtree: `mailFolders` never lists
+/// them, Graph reaches them by well-known name), and which exclusion drops each.
+/// Litigation Hold keeps items in Purges and Versions; In-Place (eDiscovery) holds in
+/// DiscoveryHolds.
+const RECOVERABLE_FOLDERS: &[(&str, ExcludedFolder)] = &[
+    (
+        "recoverableitemsdeletions",
+        ExcludedFolder::RecoverableItems,
+    ),
+    ("recoverableitemspurges", ExcludedFolder::LitigationHold),
+    ("recoverableitemsversions", ExcludedFolder::LitigationHold),
+    (
+        "recoverableitemsdiscoveryholds",
+        ExcludedFolder::InPlaceHold,
+    ),
+];
+
+/// Archive folders are matched by name (the export API gives no well-known names).
 fn hold_folder_names(f: ExcludedFolder) -> &'static [&'static str] {
     match f {
         ExcludedFolder::InPlaceHold => &["DiscoveryHolds"],
@@ -48,7 +61,11 @@ fn hold_folder_names(f: ExcludedFolder) -> &'static [&'static str] {
             "Purges",
             "Versions",
         ],
-        _ => &[],
+        ExcludedFolder::DeletedItems => &["Deleted Items"],
+        ExcludedFolder::Drafts => &["Drafts"],
+        ExcludedFolder::JunkEmail => &["Junk Email"],
+        ExcludedFolder::Outbox => &["Outbox"],
+        ExcludedFolder::SyncIssues => &["Sync Issues"],
     }
 }
 
@@ -63,43 +80,31 @@ pub(crate) async fn mailbox_collections(
     if processing.mail {
         let mut folders = client.mail_folders(user).await?;
         let mut excluded: HashSet<String> = HashSet::new();
-        let mut wanted_names: Vec<&str> = Vec::new();
         for f in &exclusions.folders {
             for name in well_known_names(*f) {
                 if let Some(folder) = client.well_known_folder(user, name).await? {
                     excluded.insert(folder.id);
                 }
             }
-            wanted_names.extend(hold_folder_names(*f));
         }
-        let recoverable_excluded = exclusions
+        let all_recoverable = exclusions
             .folders
             .contains(&ExcludedFolder::RecoverableItems);
-        if !recoverable_excluded
-            && !folders
-                .iter()
-                .any(|f| f.well_known_name.as_deref() == Some("recoverableitemsdeletions"))
-        {
-            if let Some(deletions) = client
-                .well_known_folder(user, "recoverableitemsdeletions")
-                .await?
+        for (name, exclusion) in RECOVERABLE_FOLDERS {
+            if all_recoverable || exclusions.folders.contains(exclusion) {
+                continue;
+            }
+            if let Some(folder) = client.well_known_folder(user, name).await?
+                && !folders.iter().any(|f| f.id == folder.id)
             {
-                if !folders.iter().any(|f| f.id == deletions.id) {
-                    folders.push(deletions);
-                }
+                folders.push(folder);
             }
         }
         // Parents come before children: an excluded parent excludes its subtree.
         for f in &folders {
-            let parent_excluded = f
-                .parent_folder_id
+            if f.parent_folder_id
                 .as_ref()
-                .is_some_and(|p| excluded.contains(p));
-            if parent_excluded
-                || (f.is_hidden || recoverable_excluded)
-                    && wanted_names
-                        .iter()
-                        .any(|n| n.eq_ignore_ascii_case(&f.display_name))
+                .is_some_and(|p| excluded.contains(p))
             {
                 excluded.insert(f.id.clone());
             }

@@ -320,7 +320,6 @@ async fn process_object(shared: &Shared<'_>, target: &Target) -> ObjectResult {
         .await;
     let run = ObjectRun {
         client: &shared.client,
-        // Placeholder writer replaced below; opened lazily to keep errors in the result.
         writer: match shared
             .session
             .object(ObjectRef {
@@ -342,10 +341,8 @@ async fn process_object(shared: &Shared<'_>, target: &Target) -> ObjectResult {
         counters: Counters::default(),
         warnings: Mutex::new(Vec::new()),
     };
-    let result = process_collections(shared, target, run).await;
-    match result {
-        (run, r) => finished(shared, target, Some(run), r).await,
-    }
+    let (run, result) = process_collections(shared, target, run).await;
+    finished(shared, target, Some(run), result).await
 }
 
 async fn process_collections<'a>(
