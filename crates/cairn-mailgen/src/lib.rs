@@ -37,8 +37,12 @@
 //! - Date headers, Message-IDs and MIME boundaries are derived from the seed (mail-builder
 //!   would otherwise use the clock and the host name, so we always supply them).
 //!
-//! Changing the crate's generation code may change the corpus; tests pin the stream
-//! derivation so that this is never accidental.
+//! "The same version" includes the locked versions of mail-builder (whose encoders write
+//! part of the bytes) and rand_chacha. Changing the crate's generation code may change the
+//! corpus; a golden-digest test pins one corpus so that this is never accidental.
+//!
+//! Every message depends only on (spec, mailbox, index), and [`Generator`] is `Send +
+//! Sync`, so generation parallelises trivially (one mailbox or index range per thread).
 //!
 //! # Streaming and random access
 //!

@@ -422,3 +422,26 @@ fn extreme_specs_do_not_panic() {
     assert!(empty.message(0, 0).is_none());
     assert_eq!(empty.all_messages().count(), 0);
 }
+
+#[test]
+fn generator_is_shareable_between_threads() {
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+    assert_send_sync::<Generator>();
+    let g = std::sync::Arc::new(Generator::new(varied(4)));
+    let handles: Vec<_> = (0..2)
+        .map(|m| {
+            let g = g.clone();
+            std::thread::spawn(move || {
+                g.mailbox(m)
+                    .take(10)
+                    .map(|x| fnv1a64(&x.mime))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for (m, h) in handles.into_iter().enumerate() {
+        let got = h.join().expect("thread");
+        let want: Vec<_> = g.mailbox(m).take(10).map(|x| fnv1a64(&x.mime)).collect();
+        assert_eq!(got, want);
+    }
+}

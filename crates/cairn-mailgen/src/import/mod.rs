@@ -31,7 +31,8 @@ pub struct ImportedMessage {
     pub message_id: Option<String>,
 }
 
-/// Parse metadata; `None` when the bytes are not a message at all.
+/// Parse metadata; a `BadEntry` error (naming file and offset) when the bytes are not a
+/// message at all. The bytes themselves are kept untouched either way.
 pub(crate) fn metadata(
     source: &std::path::Path,
     offset: u64,
