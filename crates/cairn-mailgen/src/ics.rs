@@ -4,6 +4,16 @@
 use crate::calendar::Event;
 use crate::encode::ical_datetime;
 
+/// The `;CN="…"` parameter, or nothing for a nameless address. DQUOTE cannot be
+/// escaped inside a quoted parameter value (RFC 5545 §3.2), so it becomes an apostrophe.
+fn cn(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!(";CN=\"{}\"", name.replace('"', "'"))
+    }
+}
+
 /// iCalendar TEXT escaping (RFC 5545 §3.3.11).
 fn ics_text(s: &str) -> String {
     s.replace('\\', "\\\\")
@@ -62,11 +72,7 @@ impl Event {
             ));
         }
         let o = &self.organizer.email_address;
-        lines.push(format!(
-            "ORGANIZER;CN=\"{}\":mailto:{}",
-            o.name.replace('"', "'"),
-            o.address
-        ));
+        lines.push(format!("ORGANIZER{}:mailto:{}", cn(&o.name), o.address));
         for a in &self.attendees {
             let role = if a.kind == "optional" {
                 "OPT-PARTICIPANT"
@@ -74,8 +80,8 @@ impl Event {
                 "REQ-PARTICIPANT"
             };
             lines.push(format!(
-                "ATTENDEE;ROLE={role};PARTSTAT=NEEDS-ACTION;RSVP=TRUE;CN=\"{}\":mailto:{}",
-                a.email_address.name.replace('"', "'"),
+                "ATTENDEE;ROLE={role};PARTSTAT=NEEDS-ACTION;RSVP=TRUE{}:mailto:{}",
+                cn(&a.email_address.name),
                 a.email_address.address
             ));
         }
