@@ -17,7 +17,7 @@
 //!   keeps the old delta link, so the next session fetches the item again: a throttled
 //!   or transient error never loses an item.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -79,6 +79,8 @@ pub(crate) struct ObjectRun<'a> {
     pub cancel: watch::Receiver<bool>,
     pub counters: Counters,
     pub warnings: Mutex<Vec<String>>,
+    /// Folder → ids reported gone, applied by [`ObjectRun::apply_removals`].
+    pub pending_removals: tokio::sync::Mutex<BTreeMap<String, BTreeSet<String>>>,
 }
 
 /// Most restarts of one round after expired tokens before giving up on the folder.
@@ -178,9 +180,12 @@ impl ObjectRun<'_> {
                         if let Some(s) = seen.as_mut() {
                             s.remove(&r.id);
                         }
-                        if self.writer.delete_item(&c.key, &r.id).await? {
-                            self.counters.deletions.fetch_add(1, Ordering::Relaxed);
-                        }
+                        self.pending_removals
+                            .lock()
+                            .await
+                            .entry(c.key.clone())
+                            .or_default()
+                            .insert(r.id);
                     }
                     Change::Upsert(v) => {
                         if let (Some(s), Some(id)) =
@@ -226,12 +231,50 @@ impl ObjectRun<'_> {
     }
 
     async fn drop_unseen(&self, c: &Collection, seen: &HashSet<String>) -> Result<(), BackupError> {
-        for id in self.writer.item_ids(&c.key).await? {
-            if !seen.contains(&id) && self.writer.delete_item(&c.key, &id).await? {
-                self.counters.deletions.fetch_add(1, Ordering::Relaxed);
+        let gone: Vec<String> = self
+            .writer
+            .item_ids(&c.key)
+            .await?
+            .into_iter()
+            .filter(|id| !seen.contains(id))
+            .collect();
+        if !gone.is_empty() {
+            self.pending_removals
+                .lock()
+                .await
+                .entry(c.key.clone())
+                .or_default()
+                .extend(gone);
+        }
+        Ok(())
+    }
+
+    /// Applies the removals reported while the object's folders were read: what did
+    /// not reappear elsewhere (a move) is deleted from this restore point on.
+    pub async fn apply_removals(&self) -> Result<(), BackupError> {
+        let pending = std::mem::take(&mut *self.pending_removals.lock().await);
+        for (folder, ids) in pending {
+            for id in ids {
+                if self.writer.delete_item(&folder, &id).await? {
+                    self.counters.deletions.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
         Ok(())
+    }
+
+    /// The folder an item was reported gone from in this session, if any (and takes it
+    /// out of the pending removals: it moved).
+    async fn moved_from(&self, id: &str, to: &str) -> Option<String> {
+        let mut pending = self.pending_removals.lock().await;
+        let from = pending
+            .iter()
+            .find(|(folder, ids)| folder.as_str() != to && ids.contains(id))
+            .map(|(folder, _)| folder.clone())?;
+        if let Some(ids) = pending.get_mut(&from) {
+            ids.remove(id);
+        }
+        Some(from)
     }
 
     fn snapshot(&self) -> [u64; 3] {
@@ -350,14 +393,22 @@ impl ObjectRun<'_> {
         let meta = Self::metadata(c, v);
         let existing = match self.writer.item(&c.key, id).await? {
             Some(e) => Some(e),
-            None if self.had_base => match self.writer.locate(id, &c.key).await? {
-                Some(from) => {
-                    self.writer.move_item(&from, &c.key, id, None).await?;
-                    self.writer.item(&c.key, id).await?
+            None => {
+                // A move: reported gone from another folder, or (that folder not read
+                // yet) still recorded there.
+                let from = match self.moved_from(id, &c.key).await {
+                    Some(from) => Some(from),
+                    None if self.had_base => self.writer.locate(id, &c.key).await?,
+                    None => None,
+                };
+                match from {
+                    Some(from) if self.writer.item(&from, id).await?.is_some() => {
+                        self.writer.move_item(&from, &c.key, id, None).await?;
+                        self.writer.item(&c.key, id).await?
+                    }
+                    _ => None,
                 }
-                None => None,
-            },
-            None => None,
+            }
         };
         if let Some(e) = existing
             && change_key(&meta).is_some()

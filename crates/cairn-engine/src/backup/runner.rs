@@ -340,6 +340,7 @@ async fn process_object(shared: &Shared<'_>, target: &Target) -> ObjectResult {
         cancel: shared.cancel.clone(),
         counters: Counters::default(),
         warnings: Mutex::new(Vec::new()),
+        pending_removals: tokio::sync::Mutex::new(Default::default()),
     };
     let (run, result) = process_collections(shared, target, run).await;
     finished(shared, target, Some(run), result).await
@@ -353,6 +354,7 @@ async fn process_collections<'a>(
     let raw_state = run.writer.state().await;
     run.had_base = !raw_state.is_null();
     let mut state = ObjectState::from_json(raw_state);
+    *run.pending_removals.lock().await = std::mem::take(&mut state.pending_removals);
     let collections: Result<Vec<Collection>, BackupError> = if target.object.kind == KIND_ARCHIVE {
         match mailbox::archive_collections(&shared.client, &target.user, &shared.plan.exclusions)
             .await
@@ -410,6 +412,7 @@ async fn process_collections<'a>(
             }
             Err(e) => return (run, Err(e)),
         }
+        state.pending_removals = run.pending_removals.lock().await.clone();
         run.writer.set_state(state.to_json()).await;
         let wait = Instant::now();
         if let Err(e) = shared.checkpointer.folder_done().await {
@@ -420,6 +423,11 @@ async fn process_collections<'a>(
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) += wait.elapsed();
     }
+    if let Err(e) = run.apply_removals().await {
+        return (run, Err(e));
+    }
+    state.pending_removals.clear();
+    run.writer.set_state(state.to_json()).await;
     (run, first_error.map_or(Ok(()), Err))
 }
 

@@ -2,7 +2,7 @@
 //! catalog): one delta link per collection (mail folder, calendar, contact folder,
 //! archive folder), keyed by the collection's folder id in the repository.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +16,12 @@ pub struct ObjectState {
     /// Repository folder id → where its next delta round starts.
     #[serde(default)]
     pub collections: BTreeMap<String, CollectionState>,
+    /// Items reported gone from a folder (`@removed`, or missing from a full
+    /// enumeration) whose removal is not yet applied: applied when the object's
+    /// folders are all done, so an item that reappears in another folder meanwhile is
+    /// recorded as a move. Kept here so a killed session does not forget them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending_removals: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Where one collection's next delta round starts.
@@ -35,7 +41,7 @@ impl ObjectState {
             .filter(|s| s.version == STATE_VERSION)
             .unwrap_or(ObjectState {
                 version: STATE_VERSION,
-                collections: BTreeMap::new(),
+                ..ObjectState::default()
             })
     }
 
