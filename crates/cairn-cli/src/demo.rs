@@ -2,7 +2,10 @@
 //! simulator in-process (state in `<data-dir>/simulator`), points Cairn's Microsoft 365
 //! client at it (name resolution and trust root only), adds the demo organization
 //! (contoso, as its administrator, granting mailbox access), and prints the check and the
-//! organizations list.
+//! organizations list. Then it creates the default local repository (`demo`, under
+//! `<data-dir>/repositories/demo`, password [`DEMO_REPO_PASSWORD`] kept sealed in the
+//! catalog), a job over the whole organization (`demo`), runs it and prints the session,
+//! and runs it again to show an incremental backup.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -14,11 +17,21 @@ use cairn_m365::{Network, Region};
 use cairn_sim::{Scenario, SimOptions, Simulator};
 use zeroize::Zeroizing;
 
-use crate::org;
+use cairn_catalog::repositories::RepositoryRecord;
+use cairn_engine::jobs::{self, JobChanges};
+use cairn_repo::{CreateOptions, Credentials, Location, Repository};
+
+use crate::{job, org};
 
 /// The demo organization: the default scenario's contoso and its administrator.
 const DEMO_TENANT: &str = "contoso";
 const DEMO_ADMIN: &str = "admin@contoso.onmicrosoft.com";
+/// The demo's repository and job.
+const DEMO_REPO: &str = "demo";
+const DEMO_JOB: &str = "demo";
+/// The demo repository's password: a fixed, published value (the demo holds only the
+/// simulator's synthetic mail), so that `cairn repo show demo` works by hand too.
+pub const DEMO_REPO_PASSWORD: &str = "cairn-demo";
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -77,7 +90,7 @@ pub async fn run(data_dir: &Path, args: DemoArgs) -> Result<ExitCode> {
     let network = Network::production()
         .with_connect(sim.addr())
         .with_extra_ca_pem(sim.ca_pem().as_bytes().to_vec());
-    let organizations = Organizations::new(catalog, network);
+    let organizations = Organizations::new(catalog, network.clone());
 
     println!(
         "Adding organization {DEMO_TENANT} (region worldwide, services {}) as {DEMO_ADMIN}, granting mailbox access…",
@@ -111,7 +124,102 @@ pub async fn run(data_dir: &Path, args: DemoArgs) -> Result<ExitCode> {
     println!();
     println!("Organizations:");
     let list = organizations.list().await;
+    let org_exit = org::exit_for(&outcome.report);
+    if let Err(err) = list.map(|l| org::print_list(&l)) {
+        sim.shutdown().await;
+        return Err(err.into());
+    }
+    let backed_up = backup(data_dir, &network).await;
     sim.shutdown().await;
-    org::print_list(&list?);
-    Ok(org::exit_for(&outcome.report))
+    let backup_exit = backed_up?;
+    // The worse of the two: the organization check, the backup sessions.
+    Ok(if backup_exit != ExitCode::SUCCESS {
+        backup_exit
+    } else {
+        org_exit
+    })
+}
+
+/// Creates (or reuses) the demo repository and job, runs the job twice.
+async fn backup(data_dir: &Path, network: &Network) -> Result<ExitCode> {
+    let catalog = Catalog::open(data_dir).await?;
+    let location = data_dir.join("repositories").join(DEMO_REPO);
+    if cairn_catalog::repositories::get(&catalog, DEMO_REPO)
+        .await?
+        .is_none()
+    {
+        let loc = Location::Local(location.clone());
+        let creds = Credentials::default();
+        let repo = Repository::create_at(
+            &loc,
+            &creds,
+            CreateOptions::encrypted(DEMO_REPO_PASSWORD.as_bytes().to_vec()),
+        )
+        .await
+        .with_context(|| format!("creating the demo repository in {}", location.display()))?;
+        cairn_catalog::repositories::insert(
+            &catalog,
+            &RepositoryRecord {
+                name: DEMO_REPO.into(),
+                location: loc.to_url(),
+                repository_id: repo.config().id.to_string(),
+                encrypted: true,
+                has_credentials: false,
+                created_at: time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)?,
+            },
+            None,
+        )
+        .await?;
+        println!();
+        println!(
+            "Created repository {DEMO_REPO} in {} (encrypted; demo password {DEMO_REPO_PASSWORD:?}, kept sealed in the catalog for unattended runs).",
+            location.display()
+        );
+    } else {
+        println!();
+        println!("Reusing repository {DEMO_REPO} left by an earlier demo.");
+    }
+    cairn_catalog::jobs::store_repository_password(
+        &catalog,
+        DEMO_REPO,
+        DEMO_REPO_PASSWORD.as_bytes(),
+        &time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?,
+    )
+    .await?;
+    if jobs::get(&catalog, DEMO_JOB).await?.is_none() {
+        jobs::create(
+            &catalog,
+            DEMO_JOB,
+            &JobChanges {
+                organization: Some(DEMO_TENANT.into()),
+                repository: Some(DEMO_REPO.into()),
+                all: true,
+                ..Default::default()
+            },
+        )
+        .await?;
+        println!(
+            "Created job {DEMO_JOB}: the whole organization {DEMO_TENANT} into {DEMO_REPO}, manual schedule."
+        );
+    }
+    println!();
+    println!("Backing up {DEMO_TENANT} (job {DEMO_JOB})…");
+    let first = job::start_with(&catalog, DEMO_JOB, false, false, Some(network.clone())).await?;
+    if first != ExitCode::SUCCESS && first != ExitCode::from(1) {
+        return Ok(first);
+    }
+    println!();
+    println!("Running job {DEMO_JOB} again: an incremental backup reads only what changed…");
+    let second = job::start_with(&catalog, DEMO_JOB, false, false, Some(network.clone())).await?;
+    println!();
+    println!(
+        "Done. Try: cairn --data-dir {dir} job sessions {DEMO_JOB}; cairn --data-dir {dir} repo show {DEMO_REPO} (password {DEMO_REPO_PASSWORD:?})",
+        dir = data_dir.display()
+    );
+    Ok(if second == ExitCode::SUCCESS {
+        first
+    } else {
+        second
+    })
 }

@@ -4,10 +4,14 @@
 //! calls into the engine crates and prints what they return. Each command group
 //! lives in its own module.
 
+mod bench;
 mod demo;
+mod job;
 mod org;
 mod output;
 mod repo;
+mod serve;
+mod session;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +33,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Benchmarks (for developers).
+    #[command(subcommand, hide = true)]
+    Bench(bench::BenchCommand),
     /// Try Cairn end to end against the built-in tenant simulator.
     Demo(demo::DemoArgs),
     /// Microsoft 365 organizations: add, check, list, show, remove.
@@ -37,6 +44,14 @@ enum Command {
     /// Backup repositories: create, attach, check, verify, prune, stats, passwd.
     #[command(subcommand, alias = "repository")]
     Repo(repo::RepoCommand),
+    /// Backup jobs: create, edit, list, show, remove, start, stop, enable, disable, sessions.
+    #[command(subcommand)]
+    Job(job::JobCommand),
+    /// Job sessions: show.
+    #[command(subcommand)]
+    Session(session::SessionCommand),
+    /// Run the scheduler: start enabled jobs when they are due.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,9 +67,13 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
+            Command::Bench(cmd) => bench::run(cmd).await,
             Command::Demo(args) => demo::run(&data_dir, args).await,
             Command::Org(cmd) => org::run(&data_dir, cmd).await,
             Command::Repo(cmd) => repo::run(&data_dir, cmd).await,
+            Command::Job(cmd) => job::run(&data_dir, cmd).await,
+            Command::Session(cmd) => session::run(&data_dir, cmd).await,
+            Command::Serve(args) => serve::run(&data_dir, args).await,
         }
     });
     match result {

@@ -64,7 +64,9 @@ pub type StopSender = watch::Sender<bool>;
 pub type StopSignal = watch::Receiver<bool>;
 
 /// A boxed backup run.
-pub type RunFuture = Pin<Box<dyn Future<Output = Result<SessionOutcome, String>> + Send>>;
+// Not `Send`: the runner's future is awaited in place (the compiler cannot prove
+// `backup::run`'s stream combinators `Send` for every lifetime).
+pub type RunFuture = Pin<Box<dyn Future<Output = Result<SessionOutcome, String>>>>;
 
 /// Runs a backup plan (the seam between session bookkeeping and the backup runner).
 pub trait Runner: Send + Sync {
@@ -94,11 +96,15 @@ impl Runner for EngineRunner {
         let catalog = self.catalog.clone();
         let network = self.network.clone();
         Box::pin(async move {
-            let _ = (catalog, network, plan, password, progress, stop);
-            Err(
-                "the backup runner (cairn_engine::backup::run) is not part of this build yet"
-                    .to_string(),
-            )
+            let ctx = crate::backup::RunContext {
+                catalog,
+                network,
+                repository_password: password,
+                progress,
+                cancel: stop,
+                options: crate::backup::RunOptions::default(),
+            };
+            Ok(crate::backup::run(&plan, ctx).await)
         })
     }
 }

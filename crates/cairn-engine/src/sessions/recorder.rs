@@ -9,7 +9,7 @@ use cairn_catalog::Catalog;
 use cairn_catalog::sessions::{self as table, SessionCounters, SessionMessage, SessionObject};
 
 use super::{SessionError, now, status};
-use crate::backup::{ObjectResult, Outcome, ProgressEvent, SessionOutcome};
+use crate::backup::{ObjectId, ObjectResult, Outcome, ProgressEvent, SessionOutcome};
 
 /// Live totals of a running session, for progress displays.
 #[derive(Debug, Clone, Copy, Default)]
@@ -28,6 +28,8 @@ pub(super) struct Recorder {
     /// (object name, message) already recorded, so an object's final result does not
     /// repeat the warnings sent while it ran.
     seen: HashSet<(String, String)>,
+    /// Objects finished at least once (the runner reports each retry's result too).
+    finished: HashSet<ObjectId>,
 }
 
 fn outcome_name(o: Outcome) -> &'static str {
@@ -65,6 +67,7 @@ impl Recorder {
             live: Live::default(),
             last_flush: None,
             seen: HashSet::new(),
+            finished: HashSet::new(),
         }
     }
 
@@ -155,7 +158,8 @@ impl Recorder {
                     .await?;
             }
             ProgressEvent::ObjectFinished { result } => {
-                self.live.counters.objects_done += 1;
+                self.finished.insert(result.object.clone());
+                self.live.counters.objects_done = self.finished.len() as u64;
                 self.record_object(result).await?;
                 flush_now = true;
             }
