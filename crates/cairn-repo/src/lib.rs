@@ -55,6 +55,7 @@ mod location;
 mod lock;
 pub mod maintenance;
 mod manifest;
+mod object_writer;
 mod pack;
 mod reader;
 mod repository;
@@ -72,9 +73,10 @@ pub use manifest::{
     Checkpoint, FolderEntry, ItemEntry, ObjectEntry, ObjectRef, OrganizationRef, PageRef,
     RestorePoint,
 };
+pub use object_writer::ObjectWriter;
 pub use reader::{ItemVersion, ListedItem, ProtectedObject};
 pub use repository::{CreateOptions, KeySlotInfo, Repository};
-pub use session::{ObjectWriter, Session, SessionOptions, SessionStats};
+pub use session::{Session, SessionOptions, SessionStats};
 
 impl Repository {
     /// Open the repository at `location` with `password` (`None` only for an

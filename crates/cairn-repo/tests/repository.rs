@@ -25,8 +25,8 @@ async fn round_trip_and_dedup_across_items() {
     let backend = local(&dir);
     let repo = create(backend.clone()).await;
     let session = repo.start_session(session_opts()).await.unwrap();
-    // One 400 KB attachment sent to 50 mailboxes, each with its own text around it.
-    let attachment = random_bytes(42, 400_000);
+    // One 1 MB attachment sent to 50 mailboxes, each with its own text around it.
+    let attachment = random_bytes(42, 1_000_000);
     let mut expected = Vec::new();
     let mut tasks = Vec::new();
     for m in 0..50u32 {
@@ -52,14 +52,16 @@ async fn round_trip_and_dedup_across_items() {
     let stats = session.stats();
     let logical = stats.bytes.load(Ordering::Relaxed);
     let new_raw = stats.new_bytes_raw.load(Ordering::Relaxed);
-    assert_eq!(logical, 50 * 420_000);
+    assert_eq!(logical, 50 * 1_020_000);
     // The attachment is stored about once (plus chunk boundaries near the text).
+    // Unique per message: its text and the chunk that straddles into the
+    // attachment (chunk boundaries depend on the repository's random seed).
     assert!(
-        new_raw < 50 * 20_000 + 3 * 400_000 + 50 * 600_000 / 10,
+        new_raw < 50 * 20_000 + 50 * 150_000 + 1_000_000,
         "new raw bytes {new_raw}"
     );
     assert!(
-        new_raw < logical / 5,
+        new_raw < logical / 4,
         "dedup failed: {new_raw} of {logical}"
     );
     let rp = session.commit().await.unwrap();
@@ -78,9 +80,9 @@ async fn round_trip_and_dedup_across_items() {
     assert!(report.is_ok(), "{:?}", report.problems);
     assert_eq!(report.items, 50);
     let stats = repo.stats().await.unwrap();
-    assert!(stats.dedup_ratio > 5.0, "{stats:?}");
+    assert!(stats.dedup_ratio > 4.0, "{stats:?}");
     assert!(
-        stats.stored_bytes < stats.total_logical_bytes / 5,
+        stats.stored_bytes < stats.total_logical_bytes / 4,
         "{stats:?}"
     );
 }
