@@ -3,6 +3,7 @@
 //! Cairn's tests, `cairn demo` and Microsoft's own SDKs run against it unchanged except
 //! for name resolution and the trust root. See docs/simulator.md.
 
+pub mod admin;
 pub mod auth;
 pub mod catalog;
 pub mod cloud;
@@ -12,9 +13,11 @@ pub mod exchange;
 pub mod graph;
 pub mod jwt;
 pub mod pki;
+pub mod plane;
 pub mod scenario;
 pub mod server;
 pub mod state;
+pub mod throttle;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,8 +30,11 @@ use uuid::Uuid;
 
 pub use cloud::Cloud;
 pub use error::SimError;
+pub use plane::DataPlaneOptions;
 pub use scenario::Scenario;
 pub use state::TenantState;
+pub use state::corpus::MailOptions;
+pub use throttle::{MailboxCounters, ThrottleConfig};
 
 /// Where the simulator listens and keeps its generated files.
 #[derive(Debug, Clone)]
@@ -63,8 +69,20 @@ pub struct SimHandle {
 }
 
 impl Simulator {
-    /// Builds the tenants, certificates and keys, binds the port and starts serving.
+    /// Builds the tenants, certificates and keys, binds the port and starts serving, with
+    /// the default data plane (a small mail corpus per mailbox, no throttling).
     pub async fn start(scenario: Scenario, opts: SimOptions) -> Result<SimHandle, SimError> {
+        Simulator::start_with(scenario, opts, DataPlaneOptions::default()).await
+    }
+
+    /// [`Simulator::start`] with data-plane options (corpus size, generated users,
+    /// throttling and faults, delta token lifetime).
+    pub async fn start_with(
+        mut scenario: Scenario,
+        opts: SimOptions,
+        plane: DataPlaneOptions,
+    ) -> Result<SimHandle, SimError> {
+        state::corpus::add_generated_users(&mut scenario, &plane.mail);
         let dir = &opts.state_dir;
         std::fs::create_dir_all(dir).map_err(|source| SimError::StateFile {
             path: dir.clone(),
@@ -81,7 +99,8 @@ impl Simulator {
         let mut tenants = Vec::new();
         let mut credentials = HashMap::new();
         for spec in &scenario.tenants {
-            let (t, creds) = state::build_tenant(spec, dir)?;
+            let (mut t, creds) = state::build_tenant(spec, dir)?;
+            state::corpus::populate(&mut t, &plane.mail);
             for (app_id, cred) in creds {
                 credentials.insert((t.id, app_id), cred.pem);
             }
@@ -92,6 +111,7 @@ impl Simulator {
             signer,
             refresh_tokens: Mutex::new(HashMap::new()),
             state_dir: dir.clone(),
+            plane: plane::Plane::new(&plane, admin::load_or_create_token(dir)?),
         });
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await

@@ -35,6 +35,8 @@ pub struct Sim {
     pub refresh_tokens: Mutex<HashMap<String, RefreshGrant>>,
     /// State directory (generated files).
     pub state_dir: PathBuf,
+    /// Data-plane settings and throttling (see `crate::plane`).
+    pub plane: crate::plane::Plane,
 }
 
 /// Handle to the shared simulator.
@@ -83,6 +85,7 @@ pub struct Apps {
     login: Router,
     graph: Router,
     exchange: Router,
+    admin: Router,
 }
 
 impl Apps {
@@ -90,8 +93,9 @@ impl Apps {
     pub fn new(sim: Shared) -> Apps {
         Apps {
             login: crate::entra::router().with_state(sim.clone()),
-            graph: crate::graph::router().with_state(sim.clone()),
-            exchange: crate::exchange::router().with_state(sim),
+            graph: crate::graph::router(sim.clone()).with_state(sim.clone()),
+            exchange: crate::exchange::router().with_state(sim.clone()),
+            admin: crate::admin::router().with_state(sim),
         }
     }
 
@@ -115,6 +119,14 @@ impl Apps {
             )
                 .into_response();
         };
+        // The simulator's own mutation API: loopback host names only, never Microsoft's.
+        if site.service.is_none() && req.uri().path().starts_with("/_sim/") {
+            req.extensions_mut().insert(Origin { host, site });
+            return match self.admin.oneshot(req).await {
+                Ok(r) => r,
+                Err(never) => match never {},
+            };
+        }
         let service = site.service.unwrap_or_else(|| {
             let path = req.uri().path();
             if path.starts_with("/v1.0") || path.starts_with("/beta") {

@@ -512,8 +512,9 @@ async fn mailbox_access_follows_exchange_role_assignment_scopes() {
                 .iter()
                 .map(|f| f["displayName"].as_str().unwrap())
                 .collect();
+            // The well-known folders come first (the corpus adds user folders after).
             assert_eq!(
-                names,
+                names[..7],
                 [
                     "Inbox",
                     "Drafts",

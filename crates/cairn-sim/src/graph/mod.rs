@@ -5,7 +5,7 @@
 mod apps;
 mod consent;
 mod directory;
-mod mail;
+pub mod mail;
 pub mod query;
 mod roles;
 
@@ -22,8 +22,9 @@ use crate::entra::token::Resource;
 use crate::server::{Origin, Shared, json_response};
 
 /// Routes of the Graph hosts.
-pub fn router() -> Router<Shared> {
+pub fn router(sim: Shared) -> Router<Shared> {
     Router::new()
+        .merge(mail::router(sim))
         .route("/v1.0/organization", get(directory::organization))
         .route("/v1.0/domains", get(directory::domains))
         .route("/v1.0/me", get(directory::me))
@@ -73,17 +74,6 @@ pub fn router() -> Router<Shared> {
             "/v1.0/servicePrincipals/{id}/appRoleAssignments",
             get(consent::app_role_assignments).post(consent::grant_app_role),
         )
-        .route("/v1.0/users/{id}/mailFolders", get(mail::folders))
-        .route("/v1.0/users/{id}/mailFolders/{fid}", get(mail::folder))
-        .route(
-            "/v1.0/users/{id}/mailFolders/{fid}/childFolders",
-            get(mail::child_folders),
-        )
-        .route(
-            "/v1.0/users/{id}/mailFolders/{fid}/messages",
-            get(mail::folder_messages),
-        )
-        .route("/v1.0/users/{id}/messages", get(mail::messages))
         .fallback(unknown_segment)
 }
 

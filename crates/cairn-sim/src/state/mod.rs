@@ -4,7 +4,11 @@
 //! scenario at start; handlers read and change it under one lock.
 
 pub mod build;
+pub mod corpus;
+pub mod delta;
+pub mod entries;
 pub mod mailbox;
+pub mod message;
 
 use std::collections::BTreeMap;
 
@@ -17,7 +21,8 @@ use crate::exchange::opath::{self, Property, Recipient};
 use crate::scenario::{GroupKind, MailboxKind};
 
 pub use build::build_tenant;
-pub use mailbox::{MailFolder, Mailbox, MailboxStore, Message};
+pub use mailbox::{MailFolder, Mailbox, MailboxStore};
+pub use message::Message;
 
 /// Every tenant.
 #[derive(Debug, Default)]

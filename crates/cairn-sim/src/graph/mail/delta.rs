@@ -1,0 +1,147 @@
+//! Graph's delta response for any tracked container: pages of items and `@removed`
+//! entries, `@odata.nextLink` with a `$skiptoken` mid-round, `@odata.deltaLink` with a
+//! `$deltatoken` at the end, page size from `Prefer: odata.maxpagesize` (answered with
+//! `Preference-Applied`), and Exchange's errors for expired or foreign tokens.
+
+use std::collections::HashMap;
+
+use axum::response::Response;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde_json::{Value, json};
+
+use super::{max_page_size, now};
+use crate::graph::{GraphError, query};
+use crate::server::{Origin, json_response};
+use crate::state::Mailbox;
+use crate::state::delta::{self, Change, Present, SyncState, TokenError};
+use crate::state::mailbox::Kind;
+
+/// What a delta request asked.
+pub(super) struct DeltaRequest<'a> {
+    pub origin: &'a Origin,
+    pub path: &'a str,
+    pub params: &'a HashMap<String, String>,
+    pub headers: &'a HeaderMap,
+    /// `@odata.context` fragment, e.g. `Collection(message)`.
+    pub context: String,
+    /// `@odata.type` of removed entries.
+    pub odata_type: &'static str,
+    /// Page size without a Prefer header.
+    pub default_size: usize,
+    /// Tokens older than this many seconds expire.
+    pub max_age: Option<u64>,
+    /// `/v1.0` or `/beta`.
+    pub version: &'static str,
+}
+
+fn token_error(e: TokenError) -> GraphError {
+    match e {
+        TokenError::Expired => GraphError::new(
+            StatusCode::GONE,
+            "SyncStateNotFound",
+            "The sync state could not be found: it expired or was reset. Start a new synchronization without a token.",
+        ),
+        TokenError::Invalid => GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "SyncStateInvalid",
+            "The sync state is not valid for this folder. Start a new synchronization without a token.",
+        ),
+    }
+}
+
+/// Answers one delta page over `present` (the container's items now, with their JSON).
+pub(super) fn respond(
+    m: &Mailbox,
+    kind: Kind,
+    container: &str,
+    present: Present,
+    render: &dyn Fn(&str) -> Option<Value>,
+    req: DeltaRequest<'_>,
+) -> Result<Response, GraphError> {
+    let now = now();
+    let state = if let Some(t) = req.params.get("$skiptoken") {
+        SyncState::decode(t, m, container, now, req.max_age).map_err(token_error)?
+    } else if let Some(t) = req.params.get("$deltatoken") {
+        let last = SyncState::decode(t, m, container, now, req.max_age).map_err(token_error)?;
+        SyncState::start(m, container, last.base, now)
+    } else {
+        SyncState::start(m, container, None, now)
+    };
+    let asked = max_page_size(req.headers);
+    let size = asked.unwrap_or(req.default_size).min(1000);
+    let page = delta::page(m, kind, &state, present, size, render);
+    let select: Option<Vec<String>> = req
+        .params
+        .get("$select")
+        .map(|s| s.split(',').map(|f| f.trim().to_string()).collect());
+    let value: Vec<Value> = page
+        .changes
+        .into_iter()
+        .map(|c| match c {
+            Change::Item(j) => match &select {
+                Some(f) => {
+                    let mut v = query::select(&j, f);
+                    if let (Some(map), Some(id)) = (v.as_object_mut(), j.get("id")) {
+                        map.insert("id".into(), id.clone());
+                    }
+                    v
+                }
+                None => j,
+            },
+            Change::Removed(id) => json!({
+                "@odata.type": req.odata_type,
+                "id": id,
+                "@removed": {"reason": "deleted"},
+            }),
+        })
+        .collect();
+    let link = |key: &str, token: String| -> Result<String, GraphError> {
+        let mut url = url::Url::parse(&format!("{}{}", req.origin.base(), req.path))
+            .map_err(|_| GraphError::bad_request("bad request path"))?;
+        {
+            let mut pairs = url.query_pairs_mut();
+            let mut keys: Vec<_> = req
+                .params
+                .iter()
+                .filter(|(k, _)| *k != "$skiptoken" && *k != "$deltatoken")
+                .collect();
+            keys.sort();
+            for (k, v) in keys {
+                pairs.append_pair(k, v);
+            }
+            pairs.append_pair(key, &token);
+        }
+        Ok(url.to_string())
+    };
+    let mut body = serde_json::Map::new();
+    body.insert(
+        "@odata.context".into(),
+        json!(format!(
+            "{}{}/$metadata#{}",
+            req.origin.base(),
+            req.version,
+            req.context
+        )),
+    );
+    if let Some(next) = page.next {
+        body.insert(
+            "@odata.nextLink".into(),
+            json!(link("$skiptoken", next.encode())?),
+        );
+    }
+    if let Some(mut d) = page.delta {
+        d.issued = now;
+        body.insert(
+            "@odata.deltaLink".into(),
+            json!(link("$deltatoken", d.encode())?),
+        );
+    }
+    body.insert("value".into(), Value::Array(value));
+    let mut r = json_response(StatusCode::OK, &Value::Object(body));
+    if let Some(n) = asked
+        && let Ok(v) = HeaderValue::from_str(&format!("odata.maxpagesize={}", n.min(1000)))
+    {
+        r.headers_mut().insert("Preference-Applied", v);
+    }
+    Ok(r)
+}

@@ -1,0 +1,154 @@
+//! Calendar events and contacts of a mailbox: their Graph JSON and changes to them, with
+//! the same change tracking as messages.
+
+use serde_json::{Map, Value, json};
+
+use super::mailbox::{Entry, Kind, Mailbox, StoreError, change_key, item_id};
+use super::message::graph_time;
+
+impl Mailbox {
+    /// The id of the primary calendar.
+    pub fn calendar_id(&self) -> String {
+        item_id(self.guid, "calendar")
+    }
+
+    /// A contact folder by id or `contacts` (the default one).
+    pub fn contact_folder(&self, key: &str) -> Option<&super::MailFolder> {
+        self.contact_folders.iter().find(|f| {
+            f.id == key
+                || f.well_known_name
+                    .as_deref()
+                    .is_some_and(|w| w.eq_ignore_ascii_case(key))
+        })
+    }
+
+    fn entries(&mut self, kind: Kind) -> &mut std::collections::BTreeMap<String, Entry> {
+        if kind == Kind::Event {
+            &mut self.events
+        } else {
+            &mut self.contacts
+        }
+    }
+
+    /// Adds an event (`folder` ignored) or a contact (into `folder`, default Contacts).
+    pub fn add_entry(
+        &mut self,
+        kind: Kind,
+        folder: Option<&str>,
+        json: Value,
+    ) -> Result<String, StoreError> {
+        let container = match kind {
+            Kind::Event => self.calendar_id(),
+            _ => {
+                let key = folder.unwrap_or("contacts");
+                self.contact_folder(key)
+                    .map(|f| f.id.clone())
+                    .ok_or_else(|| StoreError::NoFolder(key.into()))?
+            }
+        };
+        let window = window_of(&json);
+        let name = self.next_name(if kind == Kind::Event {
+            "event"
+        } else {
+            "contact"
+        });
+        let id = item_id(self.guid, &name);
+        let seq = self.next_seq();
+        self.entries(kind).insert(
+            id.clone(),
+            Entry {
+                id: id.clone(),
+                folder: container,
+                json: strip(json),
+                version: 1,
+                seq,
+                window,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Merges `patch` into an event's or contact's JSON.
+    pub fn edit_entry(&mut self, kind: Kind, id: &str, patch: Value) -> Result<(), StoreError> {
+        let seq = self.next_seq();
+        let e = self
+            .entries(kind)
+            .get_mut(id)
+            .ok_or_else(|| StoreError::NoItem(id.into()))?;
+        if let (Some(base), Value::Object(p)) = (e.json.as_object_mut(), strip(patch)) {
+            for (k, v) in p {
+                base.insert(k, v);
+            }
+        }
+        if let Some(w) = window_of(&e.json) {
+            e.window = Some(w);
+        }
+        e.version += 1;
+        e.seq = seq;
+        Ok(())
+    }
+
+    /// Deletes an event or a contact.
+    pub fn delete_entry(&mut self, kind: Kind, id: &str) -> Result<(), StoreError> {
+        let e = self
+            .entries(kind)
+            .remove(id)
+            .ok_or_else(|| StoreError::NoItem(id.into()))?;
+        self.log_removal(kind, &e.folder, id);
+        Ok(())
+    }
+
+    /// Graph JSON of an event or contact.
+    pub fn entry_json(&self, e: &Entry, kind: Kind) -> Value {
+        let mut map = Map::new();
+        let ck = change_key(&e.id, e.version);
+        map.insert("@odata.etag".into(), json!(format!("W/\"{ck}\"")));
+        map.insert("id".into(), json!(e.id));
+        map.insert("changeKey".into(), json!(ck));
+        let t = graph_time(cairn_mailgen::DEFAULT_START + 60 * e.seq as i64);
+        map.insert("createdDateTime".into(), json!(t));
+        map.insert("lastModifiedDateTime".into(), json!(t));
+        if kind == Kind::Contact {
+            map.insert("parentFolderId".into(), json!(e.folder));
+        } else {
+            map.insert(
+                "type".into(),
+                json!(if e.json.get("recurrence").is_some_and(|r| !r.is_null()) {
+                    "seriesMaster"
+                } else {
+                    "singleInstance"
+                }),
+            );
+        }
+        if let Some(obj) = e.json.as_object() {
+            for (k, v) in obj {
+                map.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        Value::Object(map)
+    }
+}
+
+/// Graph properties the simulator owns are not taken from clients.
+fn strip(mut json: Value) -> Value {
+    if let Some(m) = json.as_object_mut() {
+        for k in ["id", "changeKey", "parentFolderId", "@odata.etag"] {
+            m.remove(k);
+        }
+    }
+    json
+}
+
+/// (start, end) Unix seconds of an event's JSON (`start.dateTime` read as UTC).
+fn window_of(json: &Value) -> Option<(i64, i64)> {
+    let parse = |k: &str| -> Option<i64> {
+        let s = json.get(k)?.get("dateTime")?.as_str()?;
+        let s = s.split('.').next()?;
+        let fmt =
+            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+        time::PrimitiveDateTime::parse(s, fmt)
+            .ok()
+            .map(|t| t.assume_utc().unix_timestamp())
+    };
+    Some((parse("start")?, parse("end")?))
+}
