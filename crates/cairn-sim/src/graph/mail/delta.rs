@@ -111,7 +111,8 @@ pub(super) fn respond(
             }
             pairs.append_pair(key, &token);
         }
-        Ok(url.to_string())
+        // Graph writes system query options with a literal `$`.
+        Ok(url.to_string().replace("%24", "$"))
     };
     let mut body = serde_json::Map::new();
     body.insert(
