@@ -19,6 +19,11 @@ use tokio::io::AsyncWriteExt;
 
 pub const ADMIN: &str = "admin@contoso.onmicrosoft.com";
 pub const REPO_PASSWORD: &str = "job tests: correct horse";
+/// Parts of mailboxes the run tests process. These tests are about jobs and sessions;
+/// the runner's coverage of calendars, contacts and archives is tested by the engine's
+/// own end-to-end tests (crates/cairn-engine/tests), against the simulator endpoints
+/// that serve them.
+pub const PROCESSING: &[&str] = &["--no-calendar", "--no-contacts", "--no-archive"];
 
 /// A running simulator and a Cairn data directory.
 pub struct Env {
@@ -167,7 +172,9 @@ pub fn admin_password() -> String {
 
 /// Every message of every mailbox (primary and archive) the simulator holds:
 /// (object id, kind) → message id → MIME.
-pub fn simulator_messages(t: &TenantState) -> BTreeMap<(String, String), BTreeMap<String, Vec<u8>>> {
+pub fn simulator_messages(
+    t: &TenantState,
+) -> BTreeMap<(String, String), BTreeMap<String, Vec<u8>>> {
     let mut out = BTreeMap::new();
     for (user, store) in &t.mailboxes {
         for (kind, archive) in [("mailbox", false), ("archive", true)] {
@@ -193,7 +200,11 @@ pub async fn assert_nothing_lost(env: &Env) {
     let rps = repo.restore_points().await.unwrap();
     let rp = rps.last().expect("a restore point");
     let mut compared = 0;
+    let with_archives = !PROCESSING.contains(&"--no-archive");
     for ((object, kind), messages) in &want {
+        if kind == "archive" && !with_archives {
+            continue;
+        }
         let object_key = if kind == "archive" {
             format!("{object}/archive")
         } else {
@@ -212,9 +223,9 @@ pub async fn assert_nothing_lost(env: &Env) {
             got
         };
         for (id, mime) in messages {
-            let stored = got
-                .get(id)
-                .unwrap_or_else(|| panic!("message {id} of {object} ({kind}) is not in the repository"));
+            let stored = got.get(id).unwrap_or_else(|| {
+                panic!("message {id} of {object} ({kind}) is not in the repository")
+            });
             assert!(stored == mime, "MIME of {id} of {object} differs");
             compared += 1;
         }

@@ -177,8 +177,15 @@ impl Recorder {
         for r in &o.objects {
             self.record_object(r).await?;
         }
+        // Session-level problems of a session that still succeeded overall (e.g. a
+        // selected mailbox that no longer exists) are warnings.
+        let severity = if o.outcome == Outcome::Failed {
+            "error"
+        } else {
+            "warning"
+        };
         for e in &o.errors {
-            self.message("error", None, None, e).await?;
+            self.message(severity, None, None, e).await?;
         }
         let c = &mut self.live.counters;
         c.objects_total = c.objects_total.max(o.objects.len() as u64);
