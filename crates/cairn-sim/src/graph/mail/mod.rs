@@ -4,12 +4,15 @@
 //! applications: an RBAC for Applications role assignment whose scope covers the mailbox;
 //! delegated callers reach their own mailbox. All routes sit behind the throttle layer.
 
+mod archive;
+mod calendar;
+mod contacts;
 mod delta;
 mod folders;
 mod messages;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::{HeaderMap, StatusCode};
 use uuid::Uuid;
 
@@ -53,6 +56,65 @@ pub fn router(sim: Shared) -> Router<Shared> {
         .route(
             &format!("{u}/messages/{{mid}}/$value"),
             get(messages::value),
+        )
+        .route(
+            &format!("{u}/calendarView/delta"),
+            get(calendar::view_delta),
+        )
+        .route(&format!("{u}/calendarView"), get(calendar::view))
+        .route(&format!("{u}/events"), get(calendar::list))
+        .route(&format!("{u}/events/{{eid}}"), get(calendar::get))
+        .route(&format!("{u}/contactFolders"), get(contacts::folders))
+        .route(
+            &format!("{u}/contactFolders/{{fid}}"),
+            get(contacts::folder),
+        )
+        .route(
+            &format!("{u}/contactFolders/{{fid}}/childFolders"),
+            get(contacts::child_folders),
+        )
+        .route(
+            &format!("{u}/contactFolders/{{fid}}/contacts"),
+            get(contacts::list_in_folder),
+        )
+        .route(
+            &format!("{u}/contactFolders/{{fid}}/contacts/delta"),
+            get(contacts::delta_in_folder),
+        )
+        .route(&format!("{u}/contacts"), get(contacts::list))
+        .route(&format!("{u}/contacts/delta"), get(contacts::delta))
+        .route(&format!("{u}/contacts/{{cid}}"), get(contacts::get))
+        .route(
+            "/beta/users/{id}/settings/exchange",
+            get(archive::exchange_settings),
+        )
+        .route(
+            "/beta/admin/exchange/mailboxes/{mbx}/folders",
+            get(archive::folders),
+        )
+        .route(
+            "/beta/admin/exchange/mailboxes/{mbx}/folders/delta",
+            get(archive::folders_delta),
+        )
+        .route(
+            "/beta/admin/exchange/mailboxes/{mbx}/folders/{fid}",
+            get(archive::folder),
+        )
+        .route(
+            "/beta/admin/exchange/mailboxes/{mbx}/folders/{fid}/childFolders",
+            get(archive::child_folders),
+        )
+        .route(
+            "/beta/admin/exchange/mailboxes/{mbx}/folders/{fid}/items",
+            get(archive::items),
+        )
+        .route(
+            "/beta/admin/exchange/mailboxes/{mbx}/folders/{fid}/items/delta",
+            get(archive::items_delta),
+        )
+        .route(
+            "/beta/admin/exchange/mailboxes/{mbx}/exportItems",
+            post(archive::export_items),
         )
         .layer(axum::middleware::from_fn_with_state(
             sim,

@@ -1,0 +1,275 @@
+//! Contacts: `contactFolders` (the folders inside the default Contacts folder, as Graph
+//! lists them), `childFolders`, contacts of a folder and their delta; `/contacts` and
+//! `/contacts/delta` are the default Contacts folder's.
+
+use std::collections::HashMap;
+
+use axum::Extension;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use http::{HeaderMap, Uri};
+use serde_json::{Value, json};
+
+use super::delta::{DeltaRequest, respond};
+use super::{item_not_found, with_mailbox};
+use crate::graph::{GraphError, ListQuery, caller, collection, entity};
+use crate::server::{Origin, Shared};
+use crate::state::mailbox::Kind;
+use crate::state::{MailFolder, Mailbox};
+
+type Params = Query<HashMap<String, String>>;
+
+fn folder_json(f: &MailFolder) -> Value {
+    json!({"id": f.id, "displayName": f.display_name, "parentFolderId": f.parent_folder_id})
+}
+
+fn default_folder(m: &Mailbox) -> Result<String, GraphError> {
+    m.contact_folders
+        .first()
+        .map(|f| f.id.clone())
+        .ok_or_else(item_not_found)
+}
+
+fn list_of(
+    origin: &Origin,
+    p: &HashMap<String, String>,
+    headers: &HeaderMap,
+    uri: &Uri,
+    context: String,
+    items: Vec<Value>,
+) -> Result<Response, GraphError> {
+    collection(
+        origin,
+        ListQuery {
+            params: p,
+            headers,
+            path: uri.path(),
+            context,
+            page_size: 10,
+        },
+        items,
+    )
+}
+
+pub(super) async fn folders(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path(id): Path<String>,
+    Query(p): Params,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    let (uid, items) = with_mailbox(&sim, &c, &id, |uid, m| {
+        let root = default_folder(m)?;
+        let items = m
+            .contact_folders
+            .iter()
+            .filter(|f| f.parent_folder_id == root)
+            .map(folder_json)
+            .collect::<Vec<_>>();
+        Ok((uid, items))
+    })?;
+    list_of(
+        &origin,
+        &p,
+        &headers,
+        &uri,
+        format!("users('{uid}')/contactFolders"),
+        items,
+    )
+}
+
+pub(super) async fn folder(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path((id, fid)): Path<(String, String)>,
+    Query(p): Params,
+    headers: HeaderMap,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    let (uid, json) = with_mailbox(&sim, &c, &id, |uid, m| {
+        let f = m.contact_folder(&fid).ok_or_else(item_not_found)?;
+        Ok((uid, folder_json(f)))
+    })?;
+    Ok(entity(
+        &origin,
+        &format!("users('{uid}')/contactFolders/$entity"),
+        json,
+        p.get("$select"),
+    ))
+}
+
+pub(super) async fn child_folders(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path((id, fid)): Path<(String, String)>,
+    Query(p): Params,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    let (uid, items) = with_mailbox(&sim, &c, &id, |uid, m| {
+        let parent = m
+            .contact_folder(&fid)
+            .ok_or_else(item_not_found)?
+            .id
+            .clone();
+        let items = m
+            .contact_folders
+            .iter()
+            .filter(|f| f.parent_folder_id == parent)
+            .map(folder_json)
+            .collect::<Vec<_>>();
+        Ok((uid, items))
+    })?;
+    list_of(
+        &origin,
+        &p,
+        &headers,
+        &uri,
+        format!("users('{uid}')/contactFolders('{fid}')/childFolders"),
+        items,
+    )
+}
+
+async fn list_impl(
+    sim: Shared,
+    origin: Origin,
+    id: String,
+    fid: Option<String>,
+    p: HashMap<String, String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    let (uid, items) = with_mailbox(&sim, &c, &id, |uid, m| {
+        let folder = match &fid {
+            Some(f) => m.contact_folder(f).ok_or_else(item_not_found)?.id.clone(),
+            None => default_folder(m)?,
+        };
+        let items = m
+            .contacts
+            .values()
+            .filter(|e| e.folder == folder)
+            .map(|e| m.entry_json(e, Kind::Contact))
+            .collect::<Vec<_>>();
+        Ok((uid, items))
+    })?;
+    list_of(
+        &origin,
+        &p,
+        &headers,
+        &uri,
+        format!("users('{uid}')/contacts"),
+        items,
+    )
+}
+
+pub(super) async fn list(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path(id): Path<String>,
+    Query(p): Params,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    list_impl(sim, origin, id, None, p, headers, uri).await
+}
+
+pub(super) async fn list_in_folder(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path((id, fid)): Path<(String, String)>,
+    Query(p): Params,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    list_impl(sim, origin, id, Some(fid), p, headers, uri).await
+}
+
+pub(super) async fn get(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path((id, cid)): Path<(String, String)>,
+    Query(p): Params,
+    headers: HeaderMap,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    let (uid, json) = with_mailbox(&sim, &c, &id, |uid, m| {
+        let e = m.contacts.get(&cid).ok_or_else(item_not_found)?;
+        Ok((uid, m.entry_json(e, Kind::Contact)))
+    })?;
+    Ok(entity(
+        &origin,
+        &format!("users('{uid}')/contacts/$entity"),
+        json,
+        p.get("$select"),
+    ))
+}
+
+async fn delta_impl(
+    sim: Shared,
+    origin: Origin,
+    id: String,
+    fid: Option<String>,
+    p: HashMap<String, String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    let max_age = sim.plane.token_max_age();
+    with_mailbox(&sim, &c, &id, |uid, m| {
+        let folder = match &fid {
+            Some(f) => m.contact_folder(f).ok_or_else(item_not_found)?.id.clone(),
+            None => default_folder(m)?,
+        };
+        let present = m
+            .contacts
+            .values()
+            .filter(|e| e.folder == folder)
+            .map(|e| (e.seq, e.id.clone()))
+            .collect();
+        let render = |cid: &str| m.contacts.get(cid).map(|e| m.entry_json(e, Kind::Contact));
+        respond(
+            m,
+            Kind::Contact,
+            &folder,
+            present,
+            &render,
+            DeltaRequest {
+                origin: &origin,
+                path: uri.path(),
+                params: &p,
+                headers: &headers,
+                context: format!("Collection(contact)/users('{uid}')/contacts"),
+                odata_type: "#microsoft.graph.contact",
+                default_size: 10,
+                max_age,
+                version: "/v1.0",
+            },
+        )
+    })
+}
+
+pub(super) async fn delta(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path(id): Path<String>,
+    Query(p): Params,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    delta_impl(sim, origin, id, None, p, headers, uri).await
+}
+
+pub(super) async fn delta_in_folder(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path((id, fid)): Path<(String, String)>,
+    Query(p): Params,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    delta_impl(sim, origin, id, Some(fid), p, headers, uri).await
+}
