@@ -233,12 +233,15 @@ impl JobChanges {
             }
             exclusions.folders = set;
         }
-        if let Selection::Objects(chosen) = &selection {
-            if let Some(both) = exclusions.objects.iter().find(|x| chosen.contains(x)) {
-                return Err(JobError::Invalid(format!(
-                    "{both:?} is both protected and excluded: drop one of --user / --exclude-user"
-                )));
-            }
+        if let Selection::Objects(chosen) = &selection
+            && let Some(both) = exclusions.objects.iter().find(|x| chosen.contains(x))
+        {
+            let (ObjectSelector::User(name)
+            | ObjectSelector::Group(name)
+            | ObjectSelector::SharedMailbox(name)) = both;
+            return Err(JobError::Invalid(format!(
+                "{name} is both protected and excluded: drop one of --user / --exclude-user"
+            )));
         }
 
         let schedule = self.schedule(base.as_ref().map(|s| &s.schedule))?;
