@@ -14,6 +14,8 @@ use super::plan::{ExcludedFolder, Exclusions, Processing};
 pub const CALENDAR_KEY: &str = "calendar";
 /// Prefix of contact folders' repository ids (Outlook's ids are kept after it).
 pub const CONTACTS_PREFIX: &str = "contacts/";
+/// Repository id (after [`CONTACTS_PREFIX`]) of the default Contacts folder.
+pub const DEFAULT_CONTACTS: &str = "default";
 
 /// Window of the calendar view: `calendarView/delta` needs one; wide enough for any
 /// mailbox's history and future series.
@@ -134,6 +136,13 @@ pub(crate) async fn mailbox_collections(
         });
     }
     if processing.contacts {
+        out.push(Collection {
+            key: format!("{CONTACTS_PREFIX}{DEFAULT_CONTACTS}"),
+            name: "Contacts".into(),
+            parent: None,
+            start_url: client.default_contacts_delta_url(user),
+            content: Content::Json("contact"),
+        });
         for f in client.contact_folders(user).await? {
             out.push(Collection {
                 key: format!("{CONTACTS_PREFIX}{}", f.id),

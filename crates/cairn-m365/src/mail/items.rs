@@ -115,6 +115,12 @@ impl MailClient {
         Ok(out)
     }
 
+    /// Start URL of a contacts delta round for the default Contacts folder (which
+    /// `contactFolders` does not list: it lists the folders inside it).
+    pub fn default_contacts_delta_url(&self, user: &str) -> String {
+        self.v1(&format!("/users/{}/contacts/delta", segment(user)))
+    }
+
     /// Start URL of a contacts delta round for one contact folder.
     pub fn contacts_delta_url(&self, user: &str, folder: &str) -> String {
         self.v1(&format!(
