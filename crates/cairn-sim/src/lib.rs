@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod auth;
 pub mod catalog;
+pub mod cli;
 pub mod cloud;
 pub mod entra;
 mod error;

@@ -30,6 +30,21 @@ enum Command {
         /// Directory for ca.pem, endpoint and generated app credentials.
         #[arg(long, default_value = ".cairn-sim")]
         state_dir: PathBuf,
+        /// Mail content, throttling and faults.
+        #[command(flatten)]
+        plane: cairn_sim::cli::DataPlaneArgs,
+    },
+    /// Change a running simulator's mailboxes, throttling or token lifetime (one JSON
+    /// mutation, see docs/simulator.md "Mutation API"); prints the answer.
+    Mutate {
+        /// The running simulator's state directory (endpoint, ca.pem, admin-token).
+        #[arg(long, default_value = ".cairn-sim")]
+        state_dir: PathBuf,
+        /// host:port of the simulator (default: <state-dir>/endpoint).
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// The mutation, e.g. '{"op":"expire_tokens","tenant":"contoso","mailbox":"alice@contoso.com"}'.
+        mutation: String,
     },
     /// Print a scenario.
     Scenario {
@@ -56,11 +71,24 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", cairn_sim::scenario::DEFAULT_SCENARIO_TOML);
             Ok(())
         }
+        Command::Mutate {
+            state_dir,
+            endpoint,
+            mutation,
+        } => {
+            let answer = cairn_sim::cli::mutate(&state_dir, endpoint.as_deref(), &mutation)
+                .await
+                .context("cairn-sim mutate")?;
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+            Ok(())
+        }
         Command::Serve {
             scenario,
             listen,
             state_dir,
+            plane,
         } => {
+            let plane = plane.options().map_err(anyhow::Error::msg)?;
             // Passwords are shown for the built-in scenario only (they are documented
             // demo identities); a user's scenario file keeps its own.
             let show_passwords = scenario.is_none();
@@ -69,12 +97,13 @@ async fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("loading scenario {}", p.display()))?,
                 None => Scenario::default(),
             };
-            let handle = Simulator::start(
+            let handle = Simulator::start_with(
                 scenario.clone(),
                 SimOptions {
                     listen,
                     state_dir: state_dir.clone(),
                 },
+                plane,
             )
             .await
             .context("starting the simulator")?;

@@ -437,8 +437,11 @@ pub fn apply(sim: &Sim, m: Mutation) -> Result<Value, AdminError> {
     }
 }
 
-/// Messages of a directory of .eml files or of an mbox file: (bytes, Date).
-fn read_import(path: &std::path::Path) -> Result<Vec<(Vec<u8>, Option<i64>)>, AdminError> {
+/// A message read for import: its bytes and its Date header (Unix seconds).
+type Imported = (Vec<u8>, Option<i64>);
+
+/// Messages of a directory of .eml files or of an mbox file.
+fn read_import(path: &std::path::Path) -> Result<Vec<Imported>, AdminError> {
     let bad = |e: cairn_mailgen::Error| AdminError::Bad(format!("import {}: {e}", path.display()));
     let mut out = Vec::new();
     if path.is_dir() {
