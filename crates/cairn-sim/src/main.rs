@@ -32,7 +32,7 @@ enum Command {
         state_dir: PathBuf,
         /// Mail content, throttling and faults.
         #[command(flatten)]
-        plane: cairn_sim::cli::DataPlaneArgs,
+        plane: Box<cairn_sim::cli::DataPlaneArgs>,
     },
     /// Change a running simulator's mailboxes, throttling or token lifetime (one JSON
     /// mutation, see docs/simulator.md "Mutation API"); prints the answer.
