@@ -195,6 +195,9 @@ async fn backup(data_dir: &Path, network: &Network) -> Result<ExitCode> {
                 organization: Some(DEMO_TENANT.into()),
                 repository: Some(DEMO_REPO.into()),
                 all: true,
+                // A demo should not sit out long retry waits.
+                retries: Some(1),
+                retry_wait: Some("5s".into()),
                 ..Default::default()
             },
         )

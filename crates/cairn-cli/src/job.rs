@@ -9,7 +9,6 @@
 //! Exit status of `job start`: 0 success, 1 warning (backed up, with warnings worth
 //! reading), 2 failed, stopped, interrupted, or a usage error.
 
-use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -20,10 +19,12 @@ use cairn_catalog::sessions as session_table;
 use cairn_engine::backup::{ObjectSelector, Selection};
 use cairn_engine::jobs::{self, Job, JobChanges, model};
 use cairn_engine::sessions::{self, EngineRunner, SessionError};
-use cairn_repo::{Credentials, Location, Repository};
-use zeroize::Zeroizing;
 
 use crate::session::{self as view, ProgressView, exit_for};
+
+mod password;
+
+use password::{password_for_run, store_password};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct JobOptions {
@@ -443,100 +444,6 @@ pub async fn start_with(
     Ok(exit_for(&finished.session.status))
 }
 
-async fn password_for_run(
-    catalog: &Catalog,
-    job: &Job,
-    password_stdin: bool,
-) -> Result<Option<Zeroizing<Vec<u8>>>> {
-    let rec = cairn_catalog::repositories::require(catalog, &job.repository).await?;
-    let kept = cairn_catalog::jobs::repository_password(catalog, &job.repository).await?;
-    let given = if rec.encrypted && kept.is_none() {
-        read_password(password_stdin, false)?
-    } else {
-        None
-    };
-    Ok(sessions::password_for(catalog, &job.repository, given).await?)
-}
-
-/// The password from stdin's first line, `CAIRN_REPO_PASSWORD`, or a prompt (only on a
-/// terminal; `required` makes its absence an error).
-fn read_password(from_stdin: bool, required: bool) -> Result<Option<Zeroizing<Vec<u8>>>> {
-    if from_stdin {
-        let mut line = Zeroizing::new(String::new());
-        std::io::stdin().lock().read_line(&mut line)?;
-        let pw = line.trim_end_matches(['\r', '\n']);
-        if pw.is_empty() {
-            bail!("--password-stdin: no password on standard input");
-        }
-        return Ok(Some(Zeroizing::new(pw.as_bytes().to_vec())));
-    }
-    if let Ok(p) = std::env::var("CAIRN_REPO_PASSWORD") {
-        return Ok(Some(Zeroizing::new(p.into_bytes())));
-    }
-    if std::io::stdin().is_terminal() {
-        return Ok(Some(Zeroizing::new(
-            rpassword::prompt_password("repository password: ")?.into_bytes(),
-        )));
-    }
-    if required {
-        bail!("no repository password: use --password-stdin, CAIRN_REPO_PASSWORD or a terminal");
-    }
-    Ok(None)
-}
-
-/// Checks the password opens the repository, then keeps it sealed in the catalog.
-pub async fn store_password(catalog: &Catalog, repository: &str, from_stdin: bool) -> Result<()> {
-    let rec = cairn_catalog::repositories::require(catalog, repository).await?;
-    if !rec.encrypted {
-        println!("repository {repository} is not encrypted: no password to keep");
-        return Ok(());
-    }
-    let Some(password) = read_password(from_stdin, true)? else {
-        bail!("no repository password given");
-    };
-    verify_password(catalog, repository, &password).await?;
-    let now = chrono_now();
-    cairn_catalog::jobs::store_repository_password(catalog, repository, &password, &now).await?;
-    println!(
-        "kept the password of repository {repository} sealed in the catalog for unattended runs (forget it with `cairn job edit JOB --forget-password`)"
-    );
-    Ok(())
-}
-
-fn chrono_now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
-/// Opens the repository with `password`, so a wrong password is refused now rather
-/// than failing every scheduled run.
-async fn verify_password(catalog: &Catalog, repository: &str, password: &[u8]) -> Result<()> {
-    let rec = cairn_catalog::repositories::require(catalog, repository).await?;
-    let mut creds = Credentials::default();
-    if let Some(json) = cairn_catalog::repositories::credentials(catalog, repository).await? {
-        let v: serde_json::Value =
-            serde_json::from_slice(&json).context("stored credentials are damaged")?;
-        let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-        creds = Credentials {
-            aws_access_key_id: s("aws_access_key_id"),
-            aws_secret_access_key: s("aws_secret_access_key"),
-            azure_account_name: s("azure_account_name"),
-            azure_account_key: s("azure_account_key"),
-        };
-    }
-    let backend = Location::parse(&rec.location)?.backend(&creds.or(Credentials::from_env()))?;
-    Repository::open(backend, Some(password))
-        .await
-        .with_context(|| {
-            format!(
-                "the password does not open repository {repository} at {}; nothing was kept",
-                rec.location
-            )
-        })?;
-    Ok(())
-}
-
 async fn print_job(catalog: &Catalog, job: &Job) -> Result<()> {
     let s = &job.spec;
     println!("Job {}", job.name);
@@ -599,12 +506,17 @@ async fn print_job(catalog: &Catalog, job: &Job) -> Result<()> {
         s.retry.count,
         view::duration(u64::try_from(s.retry.wait.as_millis()).unwrap_or(u64::MAX))
     );
+    let encrypted = cairn_catalog::repositories::get(catalog, &job.repository)
+        .await?
+        .is_some_and(|r| r.encrypted);
     let kept = cairn_catalog::jobs::repository_password(catalog, &job.repository)
         .await?
         .is_some();
     println!(
         "  unattended:     {}",
-        if kept {
+        if !encrypted {
+            "repository not encrypted: no password needed"
+        } else if kept {
             "repository password kept sealed in the catalog"
         } else {
             "no repository password kept (scheduled runs need CAIRN_REPO_PASSWORD or --store-password)"
