@@ -60,9 +60,10 @@ fn generated_mailboxes_and_mutations_from_the_command_line() {
             .unwrap(),
     );
     let mut first = String::new();
-    BufReader::new(server.0.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let mut out = BufReader::new(server.0.stdout.take().unwrap());
+    out.read_line(&mut first).unwrap();
+    // Keep reading: a closed pipe would end the server at its next line of output.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     assert!(first.starts_with("listening 127.0.0.1:"), "{first}");
     let users = cairn_mailgen::CorpusSpec::generated_mailboxes(3, "contoso.com", 1);
     let upn = &users[2].address;
