@@ -231,42 +231,37 @@ impl Codec {
     }
 }
 
-thread_local! {
-    // One zstd context per thread: creating a context per blob costs more than
-    // compressing a small chunk.
-    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
-        const { std::cell::RefCell::new(None) };
-    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-        const { std::cell::RefCell::new(None) };
-}
+// zstd contexts are reused (creating one per blob costs more than compressing a
+// small chunk) from a pool, so their number is bounded by how many threads
+// compress at once, not by how many threads the runtime ever used.
+static COMPRESSORS: std::sync::Mutex<Vec<zstd::bulk::Compressor<'static>>> =
+    std::sync::Mutex::new(Vec::new());
+static DECOMPRESSORS: std::sync::Mutex<Vec<zstd::bulk::Decompressor<'static>>> =
+    std::sync::Mutex::new(Vec::new());
 
 fn compress(data: &[u8]) -> Result<Vec<u8>> {
-    COMPRESSOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(
-                zstd::bulk::Compressor::new(ZSTD_LEVEL)
-                    .map_err(|e| Error::Invalid(format!("zstd: {e}")))?,
-            );
-        }
-        match slot.as_mut() {
-            Some(c) => c
-                .compress(data)
-                .map_err(|e| Error::Invalid(format!("zstd: {e}"))),
-            None => Err(Error::Invalid("zstd context unavailable".into())),
-        }
-    })
+    let zerr = |e: std::io::Error| Error::Invalid(format!("zstd: {e}"));
+    let pooled = COMPRESSORS.lock().ok().and_then(|mut p| p.pop());
+    let mut c = match pooled {
+        Some(c) => c,
+        None => zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(zerr)?,
+    };
+    let out = c.compress(data).map_err(zerr);
+    if let Ok(mut p) = COMPRESSORS.lock() {
+        p.push(c);
+    }
+    out
 }
 
 fn decompress(data: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
-    DECOMPRESSOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(zstd::bulk::Decompressor::new()?);
-        }
-        match slot.as_mut() {
-            Some(d) => d.decompress(data, capacity),
-            None => Err(std::io::Error::other("zstd context unavailable")),
-        }
-    })
+    let pooled = DECOMPRESSORS.lock().ok().and_then(|mut p| p.pop());
+    let mut d = match pooled {
+        Some(d) => d,
+        None => zstd::bulk::Decompressor::new()?,
+    };
+    let out = d.decompress(data, capacity);
+    if let Ok(mut p) = DECOMPRESSORS.lock() {
+        p.push(d);
+    }
+    out
 }

@@ -30,7 +30,7 @@ use crate::object_writer::{FolderWork, ObjectWork, ObjectWriter};
 use crate::pack::{BlobKind, PackBuilder};
 use crate::repository::Repository;
 
-const UPLOAD_SLOTS: u32 = 4;
+const UPLOAD_SLOTS: u32 = 3;
 const INDEX_EVERY_PACKS: usize = 4;
 const INDEX_EVERY: Duration = Duration::from_secs(10);
 const PAGE_MAX_ITEMS: usize = 2048;
@@ -78,6 +78,9 @@ pub(crate) struct Inner {
     known: Mutex<HashMap<Id, bool>>,
     pending: tokio::sync::Mutex<Pending>,
     uploads: Semaphore,
+    /// Chunking/compression/encryption run at most once per core at a time, so
+    /// memory for contexts and buffers does not grow with the number of tasks.
+    cpu: Semaphore,
     objects: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<ObjectWork>>>>,
     /// Objects restored from a checkpoint, not yet opened.
     resumed: Mutex<HashMap<String, ObjectEntry>>,
@@ -161,6 +164,11 @@ impl Repository {
                 known: Mutex::new(HashMap::new()),
                 pending: tokio::sync::Mutex::new(Pending::default()),
                 uploads: Semaphore::new(UPLOAD_SLOTS as usize),
+                cpu: Semaphore::new(
+                    std::thread::available_parallelism()
+                        .map(|n| n.get())
+                        .unwrap_or(2),
+                ),
                 objects: tokio::sync::Mutex::new(HashMap::new()),
                 resumed: Mutex::new(
                     resumed
@@ -277,6 +285,12 @@ impl Session {
 
     async fn prepare_blocking(&self, chunks: Vec<Bytes>) -> Result<Vec<Prepared>> {
         let me = self.clone();
+        let _cpu = self
+            .inner
+            .cpu
+            .acquire()
+            .await
+            .map_err(|e| Error::Task(e.to_string()))?;
         tokio::task::spawn_blocking(move || {
             let slices: Vec<&[u8]> = chunks.iter().map(|c| c.as_ref()).collect();
             me.prepare(&slices)
@@ -324,6 +338,12 @@ impl Session {
     /// encryption run on the blocking pool, so concurrent items use every core.
     pub(crate) async fn store_bytes(&self, data: Bytes) -> Result<Vec<Id>> {
         let me = self.clone();
+        let _cpu = self
+            .inner
+            .cpu
+            .acquire()
+            .await
+            .map_err(|e| Error::Task(e.to_string()))?;
         let prepared = tokio::task::spawn_blocking(move || {
             let chunker = me.inner.repo.chunker.clone();
             let chunks: Vec<&[u8]> = chunker.split(&data).collect();
