@@ -44,10 +44,10 @@ async fn wait_for_session(
     ready: impl Fn(&table::SessionRecord) -> bool,
 ) -> table::SessionRecord {
     for _ in 0..1200 {
-        if let Some(s) = env.sessions(job).await.into_iter().next() {
-            if ready(&s) {
-                return s;
-            }
+        if let Some(s) = env.sessions(job).await.into_iter().next()
+            && ready(&s)
+        {
+            return s;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
