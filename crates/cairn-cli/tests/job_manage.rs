@@ -124,7 +124,14 @@ async fn create_edit_list_show_enable_disable_remove() {
     let whole = env
         .cairn(
             &[
-                "job", "create", "all", "--org", "contoso", "--repo", "main", "--all",
+                "job",
+                "create",
+                "all",
+                "--org",
+                "contoso",
+                "--repo",
+                "main",
+                "--all",
                 "--disabled",
             ],
             "",
@@ -163,7 +170,11 @@ async fn create_edit_list_show_enable_disable_remove() {
         "state:          disabled",
         "retries:        5",
     ] {
-        assert!(show.stdout.contains(expected), "{expected:?} in {}", show.stdout);
+        assert!(
+            show.stdout.contains(expected),
+            "{expected:?} in {}",
+            show.stdout
+        );
     }
 
     let removed = env.cairn(&["job", "remove", "nightly"], "").await;
@@ -179,17 +190,38 @@ async fn invalid_requests_are_refused_with_what_to_do() {
     let env = Env::with_org_and_repo().await;
     let base = ["job", "create", "j", "--org", "contoso", "--repo", "main"];
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["--all", "--org", "nope"], "unknown organization \"nope\""),
-        (vec!["--all", "--repo", "nope"], "unknown repository \"nope\""),
+        (
+            vec!["--all", "--org", "nope"],
+            "unknown organization \"nope\"",
+        ),
+        (
+            vec!["--all", "--repo", "nope"],
+            "unknown repository \"nope\"",
+        ),
         (vec![], "--all for the whole organization"),
         (vec!["--all", "--user", "a@contoso.com"], "do not also name"),
         (vec!["--all", "--daily", "25:00"], "HH:MM"),
-        (vec!["--all", "--daily", "22:00", "--days", "mon,funday"], "funday"),
-        (vec!["--all", "--daily", "22:00", "--every", "4h"], "choose one schedule"),
+        (
+            vec!["--all", "--daily", "22:00", "--days", "mon,funday"],
+            "funday",
+        ),
+        (
+            vec!["--all", "--daily", "22:00", "--every", "4h"],
+            "choose one schedule",
+        ),
         (vec!["--all", "--every", "4d"], "bad interval"),
-        (vec!["--all", "--every", "4h", "--days", "mon"], "--days applies"),
-        (vec!["--all", "--allowed-hours", "20-06"], "--allowed-hours needs --every"),
-        (vec!["--all", "--exclude-folder", "inbox"], "unknown folder \"inbox\""),
+        (
+            vec!["--all", "--every", "4h", "--days", "mon"],
+            "--days applies",
+        ),
+        (
+            vec!["--all", "--allowed-hours", "20-06"],
+            "--allowed-hours needs --every",
+        ),
+        (
+            vec!["--all", "--exclude-folder", "inbox"],
+            "unknown folder \"inbox\"",
+        ),
         (
             vec![
                 "--all",
@@ -224,7 +256,9 @@ async fn invalid_requests_are_refused_with_what_to_do() {
     }
     let bad_name = env
         .cairn(
-            &["job", "create", "bad name", "--org", "contoso", "--repo", "main", "--all"],
+            &[
+                "job", "create", "bad name", "--org", "contoso", "--repo", "main", "--all",
+            ],
             "",
         )
         .await;
@@ -235,17 +269,31 @@ async fn invalid_requests_are_refused_with_what_to_do() {
     assert!(jobs::list(&catalog).await.unwrap().is_empty());
 
     let ok = env
-        .cairn(&["job", "create", "j", "--org", "contoso", "--repo", "main", "--all"], "")
+        .cairn(
+            &[
+                "job", "create", "j", "--org", "contoso", "--repo", "main", "--all",
+            ],
+            "",
+        )
         .await;
     assert_eq!(ok.code, 0);
     let dup = env
-        .cairn(&["job", "create", "j", "--org", "contoso", "--repo", "main", "--all"], "")
+        .cairn(
+            &[
+                "job", "create", "j", "--org", "contoso", "--repo", "main", "--all",
+            ],
+            "",
+        )
         .await;
     assert_eq!(dup.code, 2);
     assert!(dup.stderr.contains("already exists"), "{}", dup.stderr);
     let unknown = env.cairn(&["job", "show", "nope"], "").await;
     assert_eq!(unknown.code, 2);
-    assert!(unknown.stderr.contains("\"nope\" not found"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("\"nope\" not found"),
+        "{}",
+        unknown.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,7 +319,11 @@ async fn repository_password_is_kept_only_when_asked_and_correct() {
         )
         .await;
     assert_eq!(wrong.code, 2, "{wrong:?}");
-    assert!(wrong.stderr.contains("does not open repository main"), "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("does not open repository main"),
+        "{}",
+        wrong.stderr
+    );
     assert!(
         cairn_catalog::jobs::repository_password(&catalog, "main")
             .await
@@ -306,7 +358,9 @@ async fn repository_password_is_kept_only_when_asked_and_correct() {
             );
         }
     }
-    let forget = env.cairn(&["job", "edit", "j", "--forget-password"], "").await;
+    let forget = env
+        .cairn(&["job", "edit", "j", "--forget-password"], "")
+        .await;
     assert_eq!(forget.code, 0);
     assert!(
         cairn_catalog::jobs::repository_password(&catalog, "main")
