@@ -115,36 +115,62 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<SessionRecord> {
     })
 }
 
-/// Records a new session (normally `Running`, with its pid).
-pub async fn insert(catalog: &Catalog, s: &SessionRecord) -> Result<()> {
-    let c = &s.counters;
-    sqlx::query(
+macro_rules! insert_session {
+    () => {
         "INSERT INTO sessions (id, job, status, started_at, ended_at, updated_at, pid, \
          objects_total, objects_done, items, bytes_read, bytes_stored, duration_ms, \
          throttled_ms, target_wait_ms, requests, throttled_requests) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-    )
-    .bind(&s.id)
-    .bind(&s.job)
-    .bind(&s.status)
-    .bind(&s.started_at)
-    .bind(&s.ended_at)
-    .bind(&s.updated_at)
-    .bind(s.pid.map(i64::from))
-    .bind(to_db(c.objects_total))
-    .bind(to_db(c.objects_done))
-    .bind(to_db(c.items))
-    .bind(to_db(c.bytes_read))
-    .bind(to_db(c.bytes_stored))
-    .bind(to_db(c.duration_ms))
-    .bind(to_db(c.throttled_ms))
-    .bind(to_db(c.target_wait_ms))
-    .bind(to_db(c.requests))
-    .bind(to_db(c.throttled_requests))
-    .execute(catalog.pool())
-    .await
-    .map_err(CatalogError::query("recording a session"))?;
-    Ok(())
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17"
+    };
+}
+
+/// Records a new session (normally `Running`, with its pid).
+pub async fn insert(catalog: &Catalog, s: &SessionRecord) -> Result<()> {
+    insert_where(catalog, s, false).await.map(|_| ())
+}
+
+/// Records a new `Running` session unless the job already has one; false if it has.
+/// One statement, so two processes starting the same job cannot both succeed.
+pub async fn insert_if_idle(catalog: &Catalog, s: &SessionRecord) -> Result<bool> {
+    insert_where(catalog, s, true).await
+}
+
+async fn insert_where(catalog: &Catalog, s: &SessionRecord, if_idle: bool) -> Result<bool> {
+    let c = &s.counters;
+    let sql = if if_idle {
+        concat!(
+            insert_session!(),
+            " WHERE NOT EXISTS (SELECT 1 FROM sessions WHERE job = $18 AND status = 'Running')"
+        )
+    } else {
+        insert_session!()
+    };
+    let mut query = sqlx::query(sql)
+        .bind(&s.id)
+        .bind(&s.job)
+        .bind(&s.status)
+        .bind(&s.started_at)
+        .bind(&s.ended_at)
+        .bind(&s.updated_at)
+        .bind(s.pid.map(i64::from))
+        .bind(to_db(c.objects_total))
+        .bind(to_db(c.objects_done))
+        .bind(to_db(c.items))
+        .bind(to_db(c.bytes_read))
+        .bind(to_db(c.bytes_stored))
+        .bind(to_db(c.duration_ms))
+        .bind(to_db(c.throttled_ms))
+        .bind(to_db(c.target_wait_ms))
+        .bind(to_db(c.requests))
+        .bind(to_db(c.throttled_requests));
+    if if_idle {
+        query = query.bind(&s.job);
+    }
+    let done = query
+        .execute(catalog.pool())
+        .await
+        .map_err(CatalogError::query("recording a session"))?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Updates a session's counters (live progress).
@@ -386,7 +412,13 @@ mod tests {
             pid: Some(4242),
             ..Default::default()
         };
-        insert(&catalog, &s).await.unwrap();
+        assert!(insert_if_idle(&catalog, &s).await.unwrap());
+        let second = SessionRecord {
+            id: "second".into(),
+            ..s.clone()
+        };
+        assert!(!insert_if_idle(&catalog, &second).await.unwrap());
+        assert!(get(&catalog, "second").await.unwrap().is_none());
         assert_eq!(running(&catalog).await.unwrap(), vec![s.clone()]);
         let c = SessionCounters {
             objects_total: 3,

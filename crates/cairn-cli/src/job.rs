@@ -497,6 +497,20 @@ async fn print_job(catalog: &Catalog, job: &Job) -> Result<()> {
         println!("  excluded folders: {}", names.join(", "));
     }
     println!("  schedule:       {}", s.schedule.describe());
+    if job.enabled {
+        let last = session_table::list_for_job(catalog, &job.name)
+            .await?
+            .first()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s.started_at).ok())
+            .map(|t| t.with_timezone(&chrono::Local).naive_local());
+        let now = chrono::Local::now().naive_local();
+        if let Some(next) = s.schedule.next_run(last, now) {
+            println!(
+                "  next run:       {} (local time, while `cairn serve` runs)",
+                next.format("%Y-%m-%d %H:%M")
+            );
+        }
+    }
     println!(
         "  state:          {}",
         if job.enabled { "enabled" } else { "disabled" }

@@ -53,6 +53,11 @@ async fn create_edit_list_show_enable_disable_remove() {
         .await;
     assert_eq!(created.code, 0, "{created:?}");
     assert!(created.stdout.contains("daily at 22:00 (mon,tue)"));
+    assert!(
+        created.stdout.contains(" 22:00 (local time"),
+        "the next run is shown: {}",
+        created.stdout
+    );
 
     // What the catalog holds is what was asked.
     let catalog = env.catalog().await;

@@ -214,7 +214,18 @@ pub async fn start(
         pid: Some(std::process::id()),
         counters: Default::default(),
     };
-    table::insert(catalog, &record).await?;
+    if !table::insert_if_idle(catalog, &record).await? {
+        // Another process started the job between the check above and now.
+        let other = table::running(catalog)
+            .await?
+            .into_iter()
+            .find(|s| s.job == job.name);
+        return Err(SessionError::AlreadyRunning {
+            job: job.name.clone(),
+            session: other.as_ref().map_or_else(String::new, |s| s.id.clone()),
+            pid: other.and_then(|s| s.pid).unwrap_or(0),
+        });
+    }
     let (tx, mut rx) = mpsc::channel(256);
     let run = runner.run(job.plan(), password, tx, stop);
     let mut recorder = recorder::Recorder::new(catalog.clone(), record.id.clone());
