@@ -373,4 +373,20 @@ async fn repository_password_is_kept_only_when_asked_and_correct() {
             .unwrap()
             .is_none()
     );
+
+    // Without a kept password a run needs one given, and says how.
+    let none = env.cairn(&["job", "start", "j"], "").await;
+    assert_eq!(none.code, 2, "{none:?}");
+    assert!(none.stderr.contains("--store-password"), "{}", none.stderr);
+    let wrong = env
+        .cairn(&["job", "start", "j", "--password-stdin"], "not it\n")
+        .await;
+    assert_eq!(wrong.code, 2, "{wrong:?}");
+    let given = env
+        .cairn(
+            &["job", "start", "j", "--password-stdin"],
+            &format!("{REPO_PASSWORD}\n"),
+        )
+        .await;
+    assert_eq!(given.code, 0, "{given:?}");
 }
