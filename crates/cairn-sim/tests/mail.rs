@@ -370,7 +370,7 @@ async fn expired_and_foreign_tokens_answer_as_exchange() {
     let foreign = link.replace("/mailFolders/inbox/", "/mailFolders/drafts/");
     let (s, b) = sim.get(&foreign, &token).await;
     assert_eq!(s, 400, "{b}");
-    assert_eq!(b["error"]["code"], "SyncStateInvalid");
+    assert_eq!(b["error"]["code"], "syncStateInvalid");
     let (s, b) = sim
         .get(
             &format!("{}?$deltatoken=garbage", delta_url(ANN, "inbox")),
@@ -378,20 +378,28 @@ async fn expired_and_foreign_tokens_answer_as_exchange() {
         )
         .await;
     assert_eq!(s, 400, "{b}");
-    assert_eq!(b["error"]["code"], "SyncStateInvalid");
+    assert_eq!(b["error"]["code"], "syncStateInvalid");
     sim.handle
         .mutate(Mutation::ExpireTokens(target(T, ANN, false)))
         .unwrap();
     for url in [&link, &next] {
         let (s, b) = sim.get(url, &token).await;
         assert_eq!(s, 410, "{b}");
-        assert_eq!(b["error"]["code"], "SyncStateNotFound");
+        assert_eq!(b["error"]["code"], "syncStateNotFound");
     }
     // Starting over works and gives a token that is valid again.
     let (items, _, link, _) = round(&sim, &delta_url(ANN, "inbox"), &token, 50).await;
     assert!(!items.is_empty());
     let (s, _) = sim.get(&link, &token).await;
     assert_eq!(s, 200);
+    // Tokens also expire by age.
+    sim.handle
+        .mutate(Mutation::SetTokenMaxAge { secs: Some(1) })
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (s, b) = sim.get(&link, &token).await;
+    assert_eq!(s, 410, "{b}");
+    assert_eq!(b["error"]["code"], "syncStateNotFound");
 }
 
 #[tokio::test]

@@ -38,12 +38,12 @@ fn token_error(e: TokenError) -> GraphError {
     match e {
         TokenError::Expired => GraphError::new(
             StatusCode::GONE,
-            "SyncStateNotFound",
+            "syncStateNotFound",
             "The sync state could not be found: it expired or was reset. Start a new synchronization without a token.",
         ),
         TokenError::Invalid => GraphError::new(
             StatusCode::BAD_REQUEST,
-            "SyncStateInvalid",
+            "syncStateInvalid",
             "The sync state is not valid for this folder. Start a new synchronization without a token.",
         ),
     }
