@@ -374,11 +374,12 @@ pub async fn run(cmd: BenchCommand) -> Result<std::process::ExitCode> {
         let (catalog, network) = setup(&work.join("throttled"), &sim).await?;
         let m = measure(&catalog, &network, &sim, args.concurrency).await?;
         println!("{}", line("full, throttling on", &m));
-        let mailboxes = m.outcome.objects.len().max(1) as f64;
-        let allowed = f64::from(args.budget) / args.window as f64 * mailboxes;
+        // Mailboxes are processed `concurrency` at a time: that many budgets apply at once.
+        let in_parallel = m.outcome.objects.len().min(args.concurrency).max(1) as f64;
+        let allowed = f64::from(args.budget) / args.window as f64 * in_parallel;
         let achieved = m.outcome.requests as f64 / m.wall.as_secs_f64().max(1e-9);
         println!(
-            "\nthrottled run: {achieved:.1} requests/s achieved of {allowed:.1} allowed ({:.0}% of the budget; {} answered 429)",
+            "\nthrottled run: {achieved:.1} requests/s achieved of {allowed:.1} allowed for {in_parallel} mailboxes at a time ({:.0}% of the budget; {} answered 429)",
             100.0 * achieved / allowed,
             m.outcome.throttled_requests
         );

@@ -88,12 +88,28 @@ const MAX_RESTARTS: u32 = 2;
 /// Attempts to stream one item's content when the body breaks off mid-way.
 const CONTENT_ATTEMPTS: u32 = 3;
 
+#[derive(Debug)]
 enum ItemResult {
     Done,
     /// Temporary trouble outlasted the retries: keep the old delta link.
     Retry(String),
     /// Permanent trouble with this item only.
     Warning(String),
+}
+
+/// What a failed content download means for the item: gone meanwhile (404) or
+/// unreadable (another permanent error) is a warning about this item only; a temporary
+/// failure that outlasted the retries means "read it again next session".
+fn classify(e: &cairn_m365::Error) -> ItemResult {
+    if e.service().is_some_and(|s| s.is_not_found()) {
+        ItemResult::Warning(format!(
+            "deleted while the session ran ({e}); the next session records the deletion"
+        ))
+    } else if e.is_temporary() {
+        ItemResult::Retry(e.to_string())
+    } else {
+        ItemResult::Warning(format!("cannot be read: {e}"))
+    }
 }
 
 fn change_key(v: &Value) -> Option<&str> {
@@ -455,13 +471,7 @@ impl ObjectRun<'_> {
                 for _ in 0..CONTENT_ATTEMPTS {
                     let stream = match self.client.message_mime(&self.mailbox, id).await {
                         Ok(s) => s,
-                        Err(e) if e.service().is_some_and(|s| s.is_not_found()) => {
-                            return Ok(ItemResult::Warning(format!(
-                                "deleted while the session ran ({e}); the next session records the deletion"
-                            )));
-                        }
-                        Err(e) if e.is_temporary() => return Ok(ItemResult::Retry(e.to_string())),
-                        Err(e) => return Ok(ItemResult::Warning(format!("cannot be read: {e}"))),
+                        Err(e) => return Ok(classify(&e)),
                     };
                     match self
                         .writer
@@ -557,5 +567,51 @@ impl ObjectRun<'_> {
             out.push((v.clone(), Ok(ItemResult::Done)));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(status: u16, code: &str) -> cairn_m365::Error {
+        cairn_m365::Error::Service {
+            method: "GET".into(),
+            url: "https://graph.microsoft.com/v1.0/users/u/messages/m/$value".into(),
+            error: Box::new(cairn_m365::ServiceError::parse(
+                cairn_m365::Service::Graph,
+                status,
+                None,
+                format!(r#"{{"error":{{"code":"{code}","message":"m"}}}}"#).as_bytes(),
+            )),
+        }
+    }
+
+    #[test]
+    fn a_bad_item_is_a_warning_and_throttling_never_loses_it() {
+        assert!(
+            matches!(classify(&service(404, "ErrorItemNotFound")), ItemResult::Warning(m) if m.contains("deleted while"))
+        );
+        assert!(matches!(
+            classify(&service(500, "ErrorCorruptData")),
+            ItemResult::Retry(_)
+        ));
+        assert!(
+            matches!(classify(&service(422, "ErrorCorruptData")), ItemResult::Warning(m) if m.contains("cannot be read"))
+        );
+        assert!(matches!(
+            classify(&service(429, "ApplicationThrottled")),
+            ItemResult::Retry(_)
+        ));
+        assert!(matches!(classify(&service(503, "")), ItemResult::Retry(_)));
+    }
+
+    #[test]
+    fn labels_name_the_item() {
+        assert_eq!(
+            item_label(&json!({"id": "AAMk1", "subject": "hi"})),
+            "AAMk1 (\"hi\")"
+        );
+        assert_eq!(item_label(&json!({"id": "AAMk2"})), "AAMk2");
     }
 }
