@@ -87,3 +87,35 @@ def test_mail_folders(sim):
     page = asyncio.run(run())
     assert [f.display_name for f in page.value][:3] == ["Inbox", "Drafts", "Sent Items"]
     assert all(f.parent_folder_id for f in page.value)
+
+
+def test_messages_delta_and_mime(sim):
+    """The SDK's delta request builder pages through a folder's messages to a deltaLink;
+    each message's MIME ($value) carries the Message-ID the JSON reports."""
+    client = graph_client(sim)
+    inbox = client.users.by_user_id("user01@conformance.example").mail_folders.by_mail_folder_id("inbox")
+
+    async def run():
+        page = await inbox.messages.delta.get()
+        messages, pages = list(page.value), 1
+        while page.odata_next_link:
+            assert "$skiptoken=" in page.odata_next_link
+            page = await inbox.messages.delta.with_url(page.odata_next_link).get()
+            messages.extend(page.value)
+            pages += 1
+        assert page.odata_delta_link and "$deltatoken=" in page.odata_delta_link
+        again = await inbox.messages.delta.with_url(page.odata_delta_link).get()
+        mimes = {}
+        for m in messages[:5]:
+            mimes[m.id] = await client.users.by_user_id("user01@conformance.example") \
+                .messages.by_message_id(m.id).content.get()
+        return messages, pages, again, mimes
+
+    messages, pages, again, mimes = asyncio.run(run())
+    assert len(messages) > 0
+    assert pages == -(-len(messages) // 10)
+    assert len({m.id for m in messages}) == len(messages)
+    assert again.value == [] and not again.odata_next_link
+    for m in messages[:5]:
+        assert m.change_key and m.subject is not None and m.received_date_time
+        assert m.internet_message_id.strip("<>").encode() in mimes[m.id]

@@ -30,6 +30,7 @@ pub fn router(sim: Shared) -> Router<Shared> {
     Router::new()
         .route(&format!("{u}/mailFolders"), get(folders::list))
         .route(&format!("{u}/mailFolders/delta"), get(folders::delta))
+        .route(&format!("{u}/mailFolders/delta()"), get(folders::delta))
         .route(&format!("{u}/mailFolders/{{fid}}"), get(folders::get))
         .route(
             &format!("{u}/mailFolders/{{fid}}/childFolders"),
@@ -41,6 +42,10 @@ pub fn router(sim: Shared) -> Router<Shared> {
         )
         .route(
             &format!("{u}/mailFolders/{{fid}}/messages/delta"),
+            get(messages::delta),
+        )
+        .route(
+            &format!("{u}/mailFolders/{{fid}}/messages/delta()"),
             get(messages::delta),
         )
         .route(
@@ -59,6 +64,10 @@ pub fn router(sim: Shared) -> Router<Shared> {
         )
         .route(
             &format!("{u}/calendarView/delta"),
+            get(calendar::view_delta),
+        )
+        .route(
+            &format!("{u}/calendarView/delta()"),
             get(calendar::view_delta),
         )
         .route(&format!("{u}/calendarView"), get(calendar::view))
@@ -81,8 +90,13 @@ pub fn router(sim: Shared) -> Router<Shared> {
             &format!("{u}/contactFolders/{{fid}}/contacts/delta"),
             get(contacts::delta_in_folder),
         )
+        .route(
+            &format!("{u}/contactFolders/{{fid}}/contacts/delta()"),
+            get(contacts::delta_in_folder),
+        )
         .route(&format!("{u}/contacts"), get(contacts::list))
         .route(&format!("{u}/contacts/delta"), get(contacts::delta))
+        .route(&format!("{u}/contacts/delta()"), get(contacts::delta))
         .route(&format!("{u}/contacts/{{cid}}"), get(contacts::get))
         .route(
             "/beta/users/{id}/settings/exchange",
@@ -94,6 +108,10 @@ pub fn router(sim: Shared) -> Router<Shared> {
         )
         .route(
             "/beta/admin/exchange/mailboxes/{mbx}/folders/delta",
+            get(archive::folders_delta),
+        )
+        .route(
+            "/beta/admin/exchange/mailboxes/{mbx}/folders/delta()",
             get(archive::folders_delta),
         )
         .route(
@@ -110,6 +128,10 @@ pub fn router(sim: Shared) -> Router<Shared> {
         )
         .route(
             "/beta/admin/exchange/mailboxes/{mbx}/folders/{fid}/items/delta",
+            get(archive::items_delta),
+        )
+        .route(
+            "/beta/admin/exchange/mailboxes/{mbx}/folders/{fid}/items/delta()",
             get(archive::items_delta),
         )
         .route(
