@@ -126,9 +126,12 @@ pub(crate) fn now() -> String {
 pub async fn reap_stale(catalog: &Catalog) -> Result<Vec<SessionRecord>, SessionError> {
     let mut reaped = Vec::new();
     for s in table::running(catalog).await? {
+        let started = chrono::DateTime::parse_from_rfc3339(&s.started_at)
+            .map(std::time::SystemTime::from)
+            .unwrap_or_else(|_| std::time::SystemTime::now());
         let alive = s
             .pid
-            .is_some_and(|p| p != std::process::id() && process::alive(p));
+            .is_some_and(|p| p != std::process::id() && process::runs_session(p, started));
         if alive {
             continue;
         }

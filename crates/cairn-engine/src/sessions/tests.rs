@@ -325,3 +325,36 @@ async fn password_kept_or_given() {
         .unwrap();
     assert_eq!(kept.unwrap().as_slice(), b"kept");
 }
+
+#[tokio::test]
+async fn a_recorded_pid_now_used_by_a_younger_process_is_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog_with_job(dir.path()).await;
+    // A live process, but started long after the session was recorded (pid reuse after
+    // a crash or reboot).
+    let mut other = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let long_ago = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    table::insert(
+        &catalog,
+        &SessionRecord {
+            id: "old".into(),
+            job: "nightly".into(),
+            status: status::RUNNING.into(),
+            started_at: long_ago.clone(),
+            updated_at: long_ago,
+            pid: Some(other.id()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let reaped = reap_stale(&catalog).await.unwrap();
+    other.kill().unwrap();
+    other.wait().unwrap();
+    assert_eq!(reaped.len(), 1);
+    assert_eq!(reaped[0].status, status::INTERRUPTED);
+}
