@@ -118,15 +118,36 @@ pub fn populate(t: &mut TenantState, opts: &MailOptions) {
         contacts_per_mailbox: 0,
         ..spec_for(opts, specs, opts.archive_messages)
     }));
-    for (index, (uid, _, has_archive)) in users.iter().enumerate() {
-        let Some(store) = t.mailboxes.get_mut(uid) else {
-            continue;
-        };
-        fill(&mut store.primary, &primary, index, true);
-        if *has_archive && let Some(a) = store.archive.as_mut() {
-            fill(a, &archive, index, false);
+    let index_of: std::collections::HashMap<uuid::Uuid, (usize, bool)> = users
+        .iter()
+        .enumerate()
+        .map(|(i, (uid, _, a))| (*uid, (i, *a)))
+        .collect();
+    let mut work: Vec<(usize, bool, &mut super::MailboxStore)> = t
+        .mailboxes
+        .iter_mut()
+        .filter_map(|(uid, store)| index_of.get(uid).map(|(i, a)| (*i, *a, store)))
+        .collect();
+    // Planning 100 × 2,000 messages takes a while; mailboxes are independent, so spread
+    // them over the cores.
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let per = work.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        for chunk in work.chunks_mut(per) {
+            let (primary, archive) = (&primary, &archive);
+            scope.spawn(move || {
+                for (index, has_archive, store) in chunk.iter_mut() {
+                    fill(&mut store.primary, primary, *index, true);
+                    if *has_archive && let Some(a) = store.archive.as_mut() {
+                        fill(a, archive, *index, false);
+                    }
+                }
+            });
         }
-    }
+    });
 }
 
 fn fill(m: &mut Mailbox, generator: &Arc<Generator>, index: usize, primary: bool) {

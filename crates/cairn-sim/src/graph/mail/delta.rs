@@ -68,7 +68,13 @@ pub(super) fn respond(
         SyncState::start(m, container, None, now)
     };
     let asked = max_page_size(req.headers);
-    let size = asked.unwrap_or(req.default_size).min(1000);
+    // `$top` also bounds a delta page (Graph supports it on message deltas).
+    let top = req
+        .params
+        .get("$top")
+        .and_then(|t| t.parse::<usize>().ok())
+        .filter(|n| *n > 0);
+    let size = asked.or(top).unwrap_or(req.default_size).min(1000);
     let page = delta::page(m, kind, &state, present, size, render);
     let select: Option<Vec<String>> = req
         .params
