@@ -3,6 +3,8 @@
 //! byte for byte (from the mailbox export API), and changes to each are picked up
 //! incrementally.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 mod backup_support;
 
 use std::collections::BTreeSet;

@@ -2,6 +2,8 @@
 //! every message compared byte for byte with the simulator's; adds, edits, moves,
 //! deletes and a read flag flip between runs; expired delta tokens; exclusions.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 mod backup_support;
 
 use backup_support::*;
@@ -13,10 +15,10 @@ fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-fn object<'a>(
-    outcome: &'a cairn_engine::backup::SessionOutcome,
+fn object(
+    outcome: &cairn_engine::backup::SessionOutcome,
     user: uuid::Uuid,
-) -> &'a cairn_engine::backup::ObjectResult {
+) -> &cairn_engine::backup::ObjectResult {
     outcome
         .objects
         .iter()

@@ -7,6 +7,8 @@
 //! `backup_child` test selected: it runs `backup::run` against the parent's simulator
 //! and catalog until the parent kills it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 mod backup_support;
 
 use std::process::Stdio;

@@ -2,6 +2,8 @@
 //! a concurrency limit below Cairn's and random 503s, every message still ends up in
 //! the repository byte for byte, the session succeeds, and the 429s were counted.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 mod backup_support;
 
 use backup_support::*;
@@ -43,7 +45,12 @@ async fn storms_and_faults_lose_nothing() {
     // Exchange's concurrency limit was never exceeded by Cairn itself.
     let counters = env.mutate(cairn_sim::admin::Mutation::Counters);
     for (mailbox, c) in counters.as_object().unwrap() {
-        let peak = c["peak_in_flight"].as_u64().expect("peak_in_flight counter");
-        assert!((1..=4).contains(&peak), "{mailbox}: {peak} requests in flight");
+        let peak = c["peak_in_flight"]
+            .as_u64()
+            .expect("peak_in_flight counter");
+        assert!(
+            (1..=4).contains(&peak),
+            "{mailbox}: {peak} requests in flight"
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! the whole stack. Assertions compare what the repository holds with the simulator's
 //! own state, byte for byte.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
