@@ -272,6 +272,19 @@ pub async fn list_for_job(catalog: &Catalog, job: &str) -> Result<Vec<SessionRec
     rows.iter().map(from_row).collect()
 }
 
+/// A job's newest session, if it ever ran.
+pub async fn latest(catalog: &Catalog, job: &str) -> Result<Option<SessionRecord>> {
+    let row = sqlx::query(concat!(
+        select_sessions!(),
+        " WHERE job = $1 ORDER BY started_at DESC, id LIMIT 1"
+    ))
+    .bind(job)
+    .fetch_optional(catalog.pool())
+    .await
+    .map_err(CatalogError::query("reading a job's latest session"))?;
+    row.as_ref().map(from_row).transpose()
+}
+
 /// Sessions recorded as `Running` (some may belong to processes that died).
 pub async fn running(catalog: &Catalog) -> Result<Vec<SessionRecord>> {
     let rows = sqlx::query(concat!(
@@ -469,7 +482,12 @@ mod tests {
         s.pid = None;
         s.counters = c;
         assert_eq!(find(&catalog, "0b6c1a9e").await.unwrap(), s);
+        assert_eq!(
+            latest(&catalog, "nightly").await.unwrap().as_ref(),
+            Some(&s)
+        );
         assert_eq!(list_for_job(&catalog, "nightly").await.unwrap(), vec![s]);
+        assert!(latest(&catalog, "other").await.unwrap().is_none());
         assert!(running(&catalog).await.unwrap().is_empty());
         assert!(find(&catalog, "ffff").await.is_err());
     }

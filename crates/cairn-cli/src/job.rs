@@ -253,10 +253,7 @@ pub async fn run(data_dir: &Path, cmd: JobCommand) -> Result<ExitCode> {
                 "NAME", "ORGANIZATION", "REPOSITORY", "STATE", "LAST RESULT", "LAST RUN"
             );
             for job in list {
-                let last = session_table::list_for_job(&catalog, &job.name)
-                    .await?
-                    .into_iter()
-                    .next();
+                let last = session_table::latest(&catalog, &job.name).await?;
                 println!(
                     "{:<20} {:<12} {:<12} {:<9} {:<12} {:<26} {}",
                     job.name,
@@ -274,11 +271,7 @@ pub async fn run(data_dir: &Path, cmd: JobCommand) -> Result<ExitCode> {
             sessions::reap_stale(&catalog).await?;
             let job = jobs::require(&catalog, &name).await.map_err(usage)?;
             print_job(&catalog, &job).await?;
-            if let Some(last) = session_table::list_for_job(&catalog, &name)
-                .await?
-                .into_iter()
-                .next()
-            {
+            if let Some(last) = session_table::latest(&catalog, &name).await? {
                 println!();
                 view::print_summary(&last);
             }
@@ -498,9 +491,9 @@ async fn print_job(catalog: &Catalog, job: &Job) -> Result<()> {
     }
     println!("  schedule:       {}", s.schedule.describe());
     if job.enabled {
-        let last = session_table::list_for_job(catalog, &job.name)
+        let last = session_table::latest(catalog, &job.name)
             .await?
-            .first()
+            .as_ref()
             .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s.started_at).ok())
             .map(|t| t.with_timezone(&chrono::Local).naive_local());
         let now = chrono::Local::now().naive_local();

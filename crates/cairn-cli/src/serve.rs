@@ -148,9 +148,9 @@ async fn tick_once(
     for job in &all {
         let last = match started_here.get(&job.name) {
             Some(t) => Some(*t),
-            None => session_table::list_for_job(catalog, &job.name)
+            None => session_table::latest(catalog, &job.name)
                 .await?
-                .first()
+                .as_ref()
                 .and_then(|s| local(&s.started_at)),
         };
         last_starts.push(last);
