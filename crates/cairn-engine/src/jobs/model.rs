@@ -297,9 +297,14 @@ impl JobChanges {
                 days: days.clone().unwrap_or_default(),
             }
         } else if let Some(e) = &self.every {
+            // A new interval keeps the allowed hours unless new ones are given.
+            let kept = match current {
+                Some(Schedule::Periodic { allowed: old, .. }) => *old,
+                _ => None,
+            };
             Schedule::Periodic {
                 minutes: parse_interval(e)?,
-                allowed,
+                allowed: allowed.or(kept),
             }
         } else {
             match current.cloned().unwrap_or_default() {
@@ -429,6 +434,13 @@ mod tests {
         assert!(!edited.processing.mail);
         assert_eq!(edited.exclusions, spec.exclusions);
         assert_eq!(edited.schedule.describe(), "every 4h, allowed hours 22-05");
+        let faster = JobChanges {
+            every: Some("30m".into()),
+            ..Default::default()
+        }
+        .apply(Some(&edited))
+        .unwrap();
+        assert_eq!(faster.schedule.describe(), "every 30m, allowed hours 22-05");
         let manual = JobChanges {
             manual: true,
             exclude_users: Some(vec![]),
