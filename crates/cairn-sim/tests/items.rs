@@ -302,3 +302,161 @@ async fn archive_through_the_export_api() {
         .await;
     assert_eq!(s, 403);
 }
+
+/// Every message of a mailbox through Graph: (id, MIME bytes).
+async fn all_mime(sim: &Sim, token: &str, user: &str) -> Vec<(String, Vec<u8>)> {
+    let mut url = format!("https://{G}/v1.0/users/{user}/messages?$top=50&$select=id");
+    let mut out = Vec::new();
+    loop {
+        let (s, b) = sim.get(&url, token).await;
+        assert_eq!(s, 200, "{b}");
+        for m in b["value"].as_array().unwrap() {
+            let id = m["id"].as_str().unwrap().to_string();
+            let r = sim
+                .http
+                .get(format!(
+                    "https://{G}/v1.0/users/{user}/messages/{id}/$value"
+                ))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            out.push((id, r.bytes().await.unwrap().to_vec()));
+        }
+        match b["@odata.nextLink"].as_str() {
+            Some(n) => url = n.to_string(),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test]
+async fn mime_is_exactly_what_cairn_mailgen_generates() {
+    let sim = start().await;
+    let token = app_token(&sim).await;
+    // The corpus of a tenant: its mailbox users in scenario order, the default options.
+    let t = sim.handle.tenant_state(T).unwrap();
+    let mailboxes: Vec<cairn_mailgen::MailboxSpec> = t
+        .users
+        .iter()
+        .filter(|u| u.mailbox != cairn_sim::scenario::MailboxKind::None)
+        .map(|u| cairn_mailgen::MailboxSpec::new(&u.upn, &u.display_name))
+        .collect();
+    let index = mailboxes.iter().position(|m| m.address == ANN).unwrap();
+    let opts = cairn_sim::MailOptions::default();
+    let generator = cairn_mailgen::Generator::new(cairn_mailgen::CorpusSpec {
+        seed: opts.seed,
+        mailboxes,
+        messages_per_mailbox: opts.messages_per_mailbox,
+        events_per_mailbox: opts.events_per_mailbox,
+        contacts_per_mailbox: opts.contacts_per_mailbox,
+        attachment_mix: opts.attachments,
+        large_message_rate: opts.large_message_rate,
+        shared_attachment_pool_size: 16,
+        ..cairn_mailgen::CorpusSpec::default()
+    });
+    let mut want: Vec<Vec<u8>> = generator.mailbox(index).map(|m| m.mime).collect();
+    let mut got: Vec<Vec<u8>> = all_mime(&sim, &token, ANN)
+        .await
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(got.len(), opts.messages_per_mailbox as usize);
+    want.sort();
+    got.sort();
+    assert!(
+        want == got,
+        "Graph's $value differs from cairn-mailgen's messages"
+    );
+}
+
+#[tokio::test]
+async fn eml_and_mbox_imports_keep_the_bytes() {
+    let sim = start().await;
+    let token = app_token(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let eml = dir.path().join("eml");
+    std::fs::create_dir(&eml).unwrap();
+    let a = b"From: A <a@example.org>\r\nTo: ann@fabrikam.com\r\nSubject: first\r\nMessage-ID: <imp-a@example.org>\r\nDate: Tue, 6 Jan 2026 09:00:00 +0000\r\n\r\nalpha\r\n".to_vec();
+    let b = b"From: B <b@example.org>\r\nTo: ann@fabrikam.com\r\nSubject: =?utf-8?B?w6l0w6k=?=\r\nMessage-ID: <imp-b@example.org>\r\nDate: Wed, 7 Jan 2026 09:00:00 +0000\r\n\r\nbeta\r\n".to_vec();
+    std::fs::write(eml.join("a.eml"), &a).unwrap();
+    std::fs::write(eml.join("b.eml"), &b).unwrap();
+    let mbox_path = dir.path().join("box.mbox");
+    let mut w = cairn_mailgen::import::MboxWriter::new(Vec::new());
+    w.write_message("c@example.org", 1_767_700_000, b"From: C <c@example.org>\r\nSubject: third\r\nMessage-ID: <imp-c@example.org>\r\n\r\nFrom here on\r\n").unwrap();
+    std::fs::write(&mbox_path, w.into_inner()).unwrap();
+
+    let folder = sim
+        .handle
+        .mutate(Mutation::AddFolder {
+            target: target(T, ANN, false),
+            parent: "inbox".into(),
+            name: "Imported".into(),
+            hidden: false,
+        })
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for path in [&eml, &mbox_path] {
+        let r = sim
+            .handle
+            .mutate(Mutation::Import {
+                target: target(T, ANN, false),
+                folder: folder.clone(),
+                path: path.display().to_string(),
+            })
+            .unwrap();
+        assert!(r["imported"].as_u64().unwrap() >= 1, "{r}");
+    }
+    let (items, _, _) = round(
+        &sim,
+        &format!("https://{G}/v1.0/users/{ANN}/mailFolders/{folder}/messages/delta"),
+        &token,
+    )
+    .await;
+    assert_eq!(items.len(), 3);
+    let by_subject: BTreeMap<String, String> = items
+        .values()
+        .map(|m| {
+            (
+                m["subject"].as_str().unwrap().to_string(),
+                m["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(by_subject.contains_key("été"), "{by_subject:?}");
+    assert_eq!(
+        items[&by_subject["first"]]["internetMessageId"],
+        "<imp-a@example.org>"
+    );
+    for (subject, bytes) in [("first", &a), ("été", &b)] {
+        let r = sim
+            .http
+            .get(format!(
+                "https://{G}/v1.0/users/{ANN}/messages/{}/$value",
+                by_subject[subject]
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    }
+    let third = sim
+        .handle
+        .message_mime(T, ANN, false, &by_subject["third"])
+        .unwrap();
+    assert!(String::from_utf8_lossy(&third).contains("\r\nFrom here on\r\n"));
+    // A path that is neither a directory nor an mbox is refused with its name.
+    let e = sim
+        .handle
+        .mutate(Mutation::Import {
+            target: target(T, ANN, false),
+            folder,
+            path: "/nonexistent/box".into(),
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("/nonexistent/box"), "{e}");
+}
