@@ -140,7 +140,7 @@ pub async fn put_dir(catalog: &Catalog, args: PutDirArgs) -> Result<ExitCode> {
             let _permit = permit;
             put_file(&writer, &rel, &path, size).await?;
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if every > 0 && n % every == 0 {
+            if every > 0 && n.is_multiple_of(every) {
                 session.checkpoint().await?;
             }
             anyhow::Ok(())
