@@ -98,6 +98,25 @@ pub struct Entry {
     pub window: Option<(i64, i64)>,
 }
 
+/// A message's MIME, not yet built.
+#[derive(Debug, Clone)]
+pub enum MimeSource {
+    /// Kept bytes.
+    Stored(Arc<super::message::StoredMessage>),
+    /// Message `index` of a corpus mailbox.
+    Generated(CorpusRef, u64),
+}
+
+impl MimeSource {
+    /// The bytes (generating them if needed).
+    pub fn build(&self) -> Option<Vec<u8>> {
+        match self {
+            MimeSource::Stored(s) => Some(s.mime.clone()),
+            MimeSource::Generated(c, index) => c.generator.message(c.index, *index).map(|g| g.mime),
+        }
+    }
+}
+
 /// Where generated content comes from: the tenant's corpus and this mailbox's index in it.
 #[derive(Debug, Clone)]
 pub struct CorpusRef {
@@ -351,14 +370,20 @@ impl Mailbox {
 
     /// A message's MIME bytes.
     pub fn mime(&self, id: &str) -> Option<Vec<u8>> {
+        self.mime_source(id)?.build()
+    }
+
+    /// Where a message's MIME comes from, cheap to take out of the state lock so that
+    /// building it does not hold the lock.
+    pub fn mime_source(&self, id: &str) -> Option<MimeSource> {
         let m = self.messages.get(id)?;
-        match &m.content {
-            Content::Stored(s) => Some(s.mime.clone()),
+        Some(match &m.content {
+            Content::Stored(s) => MimeSource::Stored(s.clone()),
             Content::Generated { index } => {
                 let c = self.corpus.as_ref()?;
-                c.generator.message(c.index, *index).map(|g| g.mime)
+                MimeSource::Generated(c.clone(), *index)
             }
-        }
+        })
     }
 
     /// Creates a folder under `parent` (id, well-known name or root).

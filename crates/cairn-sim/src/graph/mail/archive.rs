@@ -361,22 +361,37 @@ pub(super) async fn export_items(
             ),
         ));
     }
-    let value = with_mbx(&sim, &c, &mbx, |m| {
+    let sources = with_mbx(&sim, &c, &mbx, |m| {
         Ok(ids
             .iter()
-            .map(|id| match (m.messages.get(id), m.mime(id)) {
-                (Some(x), Some(mime)) => json!({
+            .map(|id| {
+                let found = m
+                    .messages
+                    .get(id)
+                    .and_then(|x| m.mime_source(id).map(|s| (change_key(id, x.version), s)));
+                (id.clone(), found)
+            })
+            .collect::<Vec<_>>())
+    })?;
+    // Building messages is CPU work: off the reactor and outside the state lock.
+    let value = tokio::task::spawn_blocking(move || {
+        sources
+            .into_iter()
+            .map(|(id, found)| match found.and_then(|(ck, s)| s.build().map(|b| (ck, b))) {
+                Some((ck, mime)) => json!({
                     "itemId": id,
-                    "changeKey": change_key(id, x.version),
+                    "changeKey": ck,
                     "data": base64::engine::general_purpose::STANDARD.encode(mime),
                 }),
-                _ => json!({
+                None => json!({
                     "itemId": id,
                     "error": {"code": "ErrorItemNotFound", "message": "The specified object was not found in the store."},
                 }),
             })
-            .collect::<Vec<_>>())
-    })?;
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|_| GraphError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", "Export failed inside the simulator."))?;
     Ok(json_response(
         StatusCode::OK,
         &json!({

@@ -142,7 +142,7 @@ pub(super) async fn get_in_folder(
     get_impl(&sim, &origin, &id, Some(&fid), &mid, &p, &headers)
 }
 
-fn value_impl(
+async fn value_impl(
     sim: &Shared,
     origin: &Origin,
     id: &str,
@@ -151,17 +151,21 @@ fn value_impl(
     headers: &HeaderMap,
 ) -> Result<Response, GraphError> {
     let c = caller(sim, origin, headers)?;
-    // The MIME of a generated message is built outside the state lock's critical path
-    // only in the sense that the read lock is shared: writers wait, readers do not.
-    let mime = with_mailbox(sim, &c, id, |_, m| {
+    let source = with_mailbox(sim, &c, id, |_, m| {
         let x = m.messages.get(mid).ok_or_else(item_not_found)?;
         if let Some(f) = fid
             && m.folder_id(f).as_deref() != Some(x.parent_folder_id.as_str())
         {
             return Err(item_not_found());
         }
-        m.mime(mid).ok_or_else(item_not_found)
+        m.mime_source(mid).ok_or_else(item_not_found)
     })?;
+    // Building a generated message is CPU work: off the reactor and outside the lock.
+    let mime = tokio::task::spawn_blocking(move || source.build())
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(item_not_found)?;
     let mut r = Response::new(Body::from(mime));
     *r.status_mut() = StatusCode::OK;
     r.headers_mut().insert(
@@ -177,7 +181,7 @@ pub(super) async fn value(
     Path((id, mid)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, GraphError> {
-    value_impl(&sim, &origin, &id, None, &mid, &headers)
+    value_impl(&sim, &origin, &id, None, &mid, &headers).await
 }
 
 pub(super) async fn value_in_folder(
@@ -186,7 +190,7 @@ pub(super) async fn value_in_folder(
     Path((id, fid, mid)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, GraphError> {
-    value_impl(&sim, &origin, &id, Some(&fid), &mid, &headers)
+    value_impl(&sim, &origin, &id, Some(&fid), &mid, &headers).await
 }
 
 pub(super) async fn delta(
