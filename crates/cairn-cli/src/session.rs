@@ -84,8 +84,10 @@ pub fn bottleneck(c: &SessionCounters) -> String {
         c.requests
     );
     let target = format!("{} waiting on the repository", duration(c.target_wait_ms));
-    let verdict = if c.throttled_ms == 0 && c.target_wait_ms == 0 {
-        "nothing measurable"
+    // Waits under a tenth of the session are not what slowed it down.
+    let noticeable = c.duration_ms / 10;
+    let verdict = if c.throttled_ms.max(c.target_wait_ms) <= noticeable {
+        "neither source nor target noticeably"
     } else if c.throttled_ms >= c.target_wait_ms {
         "source (Microsoft throttling)"
     } else {
@@ -263,5 +265,31 @@ impl ProgressView {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_slowed_a_session_down() {
+        let c = |duration_ms, throttled_ms, target_wait_ms| SessionCounters {
+            duration_ms,
+            throttled_ms,
+            target_wait_ms,
+            requests: 100,
+            throttled_requests: 7,
+            ..Default::default()
+        };
+        assert!(bottleneck(&c(10_000, 4_000, 500)).starts_with("source (Microsoft throttling)"));
+        assert!(bottleneck(&c(10_000, 500, 4_000)).starts_with("target (repository)"));
+        assert!(bottleneck(&c(10_000, 200, 300)).starts_with("neither"));
+        assert!(bottleneck(&c(10_000, 4_000, 0)).contains("7 of 100 requests throttled"));
+        assert_eq!(duration(65_000), "1m 05s");
+        assert_eq!(duration(3_723_000), "1h 02m 03s");
+        assert_eq!(exit_for(status::SUCCESS), ExitCode::SUCCESS);
+        assert_eq!(exit_for(status::WARNING), ExitCode::from(1));
+        assert_eq!(exit_for(status::STOPPED), ExitCode::from(2));
     }
 }
