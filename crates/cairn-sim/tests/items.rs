@@ -460,3 +460,89 @@ async fn eml_and_mbox_imports_keep_the_bytes() {
         .unwrap_err();
     assert!(e.to_string().contains("/nonexistent/box"), "{e}");
 }
+
+#[tokio::test]
+async fn folder_hierarchy_delta_tracks_folder_changes() {
+    let sim = start().await;
+    let token = app_token(&sim).await;
+    let start_url = format!("https://{G}/v1.0/users/{ANN}/mailFolders/delta");
+    let (folders, removed, link) = round(&sim, &start_url, &token).await;
+    assert!(removed.is_empty());
+    let visible: BTreeSet<String> = sim
+        .handle
+        .folders(T, ANN, false)
+        .unwrap()
+        .into_iter()
+        .filter(|f| f["inIpmSubtree"] == true)
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(folders.keys().cloned().collect::<BTreeSet<_>>(), visible);
+    let t = || target(T, ANN, false);
+    let created = sim
+        .handle
+        .mutate(Mutation::AddFolder {
+            target: t(),
+            parent: "msgfolderroot".into(),
+            name: "Projects 2027".into(),
+            hidden: false,
+        })
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let child = sim
+        .handle
+        .mutate(Mutation::AddFolder {
+            target: t(),
+            parent: created.clone(),
+            name: "Q1".into(),
+            hidden: false,
+        })
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, _, child_link) = round(
+        &sim,
+        &format!("https://{G}/v1.0/users/{ANN}/mailFolders/{child}/messages/delta"),
+        &token,
+    )
+    .await;
+    sim.handle
+        .mutate(Mutation::UpdateFolder {
+            target: t(),
+            id: created.clone(),
+            name: Some("Projects 2028".into()),
+            parent: None,
+        })
+        .unwrap();
+    // Well-known folders cannot be deleted; user folders go with their subfolders.
+    assert!(
+        sim.handle
+            .mutate(Mutation::DeleteFolder {
+                target: t(),
+                id: "inbox".into()
+            })
+            .is_err()
+    );
+    let (changed, _, link) = round(&sim, &link, &token).await;
+    assert_eq!(
+        changed.keys().cloned().collect::<BTreeSet<_>>(),
+        BTreeSet::from([created.clone(), child.clone()])
+    );
+    assert_eq!(changed[&created]["displayName"], "Projects 2028");
+    assert_eq!(changed[&child]["parentFolderId"], created.as_str());
+    sim.handle
+        .mutate(Mutation::DeleteFolder {
+            target: t(),
+            id: created.clone(),
+        })
+        .unwrap();
+    let (changed, removed, _) = round(&sim, &link, &token).await;
+    assert!(changed.is_empty());
+    assert_eq!(removed, BTreeSet::from([created, child]));
+    // The deleted folder's message delta says the folder is gone.
+    let (s, b) = sim.get(&child_link, &token).await;
+    assert_eq!(s, 404, "{b}");
+    assert_eq!(b["error"]["code"], "ErrorSyncFolderNotFound");
+}
