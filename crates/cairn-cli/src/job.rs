@@ -24,7 +24,7 @@ use crate::session::{self as view, ProgressView, exit_for};
 
 mod password;
 
-use password::{password_for_run, store_password};
+use password::{keep_password, password_for_run, verified_password};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct JobOptions {
@@ -210,9 +210,20 @@ pub async fn run(data_dir: &Path, cmd: JobCommand) -> Result<ExitCode> {
         } => {
             let mut c = changes(&options);
             c.enabled = Some(!disabled);
+            // Check the password before creating anything, so a typo leaves no job behind.
+            let password = match (&options.repository, options.store_password) {
+                (Some(repo), true)
+                    if cairn_catalog::repositories::get(&catalog, repo)
+                        .await?
+                        .is_some() =>
+                {
+                    Some(verified_password(&catalog, repo, options.password_stdin).await?)
+                }
+                _ => None,
+            };
             let job = jobs::create(&catalog, &name, &c).await.map_err(usage)?;
-            if options.store_password {
-                store_password(&catalog, &job.repository, options.password_stdin).await?;
+            if let Some(password) = password {
+                keep_password(&catalog, &job.repository, password).await?;
             }
             println!("created job {}", job.name);
             print_job(&catalog, &job).await?;
@@ -223,11 +234,26 @@ pub async fn run(data_dir: &Path, cmd: JobCommand) -> Result<ExitCode> {
             options,
             forget_password,
         } => {
+            // Check the password before changing anything.
+            let password = if options.store_password {
+                let repository = match &options.repository {
+                    Some(r) => r.clone(),
+                    None => {
+                        jobs::require(&catalog, &name)
+                            .await
+                            .map_err(usage)?
+                            .repository
+                    }
+                };
+                Some(verified_password(&catalog, &repository, options.password_stdin).await?)
+            } else {
+                None
+            };
             let job = jobs::edit(&catalog, &name, &changes(&options))
                 .await
                 .map_err(usage)?;
-            if options.store_password {
-                store_password(&catalog, &job.repository, options.password_stdin).await?;
+            if let Some(password) = password {
+                keep_password(&catalog, &job.repository, password).await?;
             }
             if forget_password
                 && cairn_catalog::jobs::forget_repository_password(&catalog, &job.repository)

@@ -329,6 +329,31 @@ async fn repository_password_is_kept_only_when_asked_and_correct() {
         "{}",
         wrong.stderr
     );
+    // Nor does a create with a wrong password leave a job behind.
+    let refused = env
+        .cairn(
+            &[
+                "job",
+                "create",
+                "k",
+                "--org",
+                "contoso",
+                "--repo",
+                "main",
+                "--all",
+                "--store-password",
+                "--password-stdin",
+            ],
+            "not the password\n",
+        )
+        .await;
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        cairn_engine::jobs::get(&catalog, "k")
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(
         cairn_catalog::jobs::repository_password(&catalog, "main")
             .await

@@ -53,16 +53,34 @@ fn read_password(from_stdin: bool, required: bool) -> Result<Option<Zeroizing<Ve
 }
 
 /// Checks the password opens the repository, then keeps it sealed in the catalog.
-pub async fn store_password(catalog: &Catalog, repository: &str, from_stdin: bool) -> Result<()> {
+/// A password for `repository` that opens it, read from stdin / the environment / a
+/// prompt; `None` for an unencrypted repository (nothing to keep).
+pub async fn verified_password(
+    catalog: &Catalog,
+    repository: &str,
+    from_stdin: bool,
+) -> Result<Option<Zeroizing<Vec<u8>>>> {
     let rec = cairn_catalog::repositories::require(catalog, repository).await?;
     if !rec.encrypted {
-        println!("repository {repository} is not encrypted: no password to keep");
-        return Ok(());
+        return Ok(None);
     }
     let Some(password) = read_password(from_stdin, true)? else {
         bail!("no repository password given");
     };
     verify_password(catalog, repository, &password).await?;
+    Ok(Some(password))
+}
+
+/// Keeps a (verified) password sealed in the catalog.
+pub async fn keep_password(
+    catalog: &Catalog,
+    repository: &str,
+    password: Option<Zeroizing<Vec<u8>>>,
+) -> Result<()> {
+    let Some(password) = password else {
+        println!("repository {repository} is not encrypted: no password to keep");
+        return Ok(());
+    };
     let now = chrono_now();
     cairn_catalog::jobs::store_repository_password(catalog, repository, &password, &now).await?;
     println!(
