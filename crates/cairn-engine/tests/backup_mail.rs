@@ -294,3 +294,34 @@ async fn excluded_folders_are_not_backed_up() {
         .collect();
     assert!(folders.iter().all(|f| !skip.contains(f)));
 }
+
+/// A 30 MB+ message is streamed into the repository and comes back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_messages_are_stored_whole() {
+    let mut plane = cairn_sim::DataPlaneOptions::default();
+    plane.mail.messages_per_mailbox = 2;
+    plane.mail.large_message_rate = 0.5;
+    plane.mail.events_per_mailbox = 0;
+    plane.mail.contacts_per_mailbox = 0;
+    plane.mail.archive_messages = 0;
+    let env = Env::start_with(plane).await;
+    let t = env.tenant();
+    let user = mailbox_users(&t)
+        .into_iter()
+        .find(|u| {
+            let m = &t.mailboxes[u].primary;
+            m.messages
+                .keys()
+                .any(|id| m.mime(id).unwrap().len() >= 30 << 20)
+        })
+        .expect("a mailbox with a large message");
+    let mut plan = env.plan("large");
+    plan.selection =
+        cairn_engine::backup::Selection::Objects(vec![cairn_engine::backup::ObjectSelector::User(
+            user.to_string(),
+        )]);
+    let ran = env.run(&plan).await;
+    assert_eq!(ran.outcome.outcome, Outcome::Success, "{:?}", ran.outcome);
+    assert!(ran.outcome.bytes_read >= 30 << 20);
+    assert_mailbox_matches(&env, user, &[]).await;
+}
