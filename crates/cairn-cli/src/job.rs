@@ -438,12 +438,11 @@ pub async fn start_with(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // SIGTERM (`cairn job stop`, the scheduler shutting down) and Ctrl-C: ask the
     // runner to checkpoint and end; the session ends as Stopped.
+    // Registered before the session is recorded, so a `stop` as soon as it shows as
+    // Running is always handled (never the default action, which would kill us).
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot handle SIGTERM")?;
     let signals = tokio::spawn(async move {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(_) => return,
-            };
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}

@@ -261,7 +261,7 @@ async fn one_session_per_job_wait_and_stop() {
 async fn killed_job_start_is_interrupted_and_the_next_run_resumes() {
     let env = Env::with_org_and_repo().await;
     create_job(&env, "all", &["--all"]).await;
-    slow(&env, 300);
+    slow(&env, 600);
     let mut child = env.command(&["job", "start", "all"]).spawn().unwrap();
     // Kill it once the repository holds its checkpoint (something to resume).
     let checkpoints = env.home.path().join("repositories/main/sessions");
