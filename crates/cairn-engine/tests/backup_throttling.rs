@@ -28,10 +28,14 @@ async fn storms_and_faults_lose_nothing() {
     assert_eq!(ran.outcome.outcome, Outcome::Success, "{:?}", ran.outcome);
     assert!(ran.outcome.throttled_requests > 0, "the storm was felt");
     assert!(
-        ran.events
-            .iter()
-            .any(|e| matches!(e, ProgressEvent::Throttled { .. })),
-        "throttling is reported while running"
+        ran.events.iter().any(|e| matches!(
+            e,
+            ProgressEvent::Throttled {
+                object: Some(_),
+                ..
+            }
+        )),
+        "throttling is reported while running, with the mailbox it concerns"
     );
     let users = mailbox_users(&env.tenant());
     let total: usize = users

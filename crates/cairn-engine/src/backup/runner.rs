@@ -3,7 +3,7 @@
 //! under one throttle per organization, retry failed objects, commit one restore
 //! point holding every object, and say how it went.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,7 @@ use super::connect;
 use super::discover::{self, KIND_ARCHIVE, Target};
 use super::error::BackupError;
 use super::mailbox;
-use super::plan::{BackupPlan, ObjectResult, Outcome, ProgressEvent, SessionOutcome};
+use super::plan::{BackupPlan, ObjectId, ObjectResult, Outcome, ProgressEvent, SessionOutcome};
 use super::state::ObjectState;
 
 /// Tuning a session may be given (benchmarks, tests); defaults suit production.
@@ -86,6 +86,7 @@ struct Shared<'a> {
     progress: mpsc::Sender<ProgressEvent>,
     cancel: watch::Receiver<bool>,
     target_wait: Mutex<Duration>,
+    owners: Arc<Mutex<HashMap<String, ObjectId>>>,
 }
 
 fn failed_session(started: Instant, error: String, stopped: bool) -> SessionOutcome {
@@ -177,10 +178,23 @@ async fn run_inner(
     )
     .await?;
     let progress = ctx.progress.clone();
+    // Throttle keys (user ids; archive mailbox ids) → the object they belong to.
+    let owners: Arc<Mutex<HashMap<String, ObjectId>>> = Arc::new(Mutex::new(
+        targets
+            .iter()
+            .filter(|t| t.object.kind != KIND_ARCHIVE)
+            .map(|t| (t.user.to_ascii_lowercase(), t.object.clone()))
+            .collect(),
+    ));
+    let owners_seen = owners.clone();
     let observer: cairn_m365::throttle::ThrottleObserver =
-        Arc::new(move |_mailbox: &str, wait: Duration| {
+        Arc::new(move |mailbox: &str, wait: Duration| {
+            let object = owners_seen
+                .lock()
+                .ok()
+                .and_then(|o| o.get(&mailbox.to_ascii_lowercase()).cloned());
             let _ = progress.try_send(ProgressEvent::Throttled {
-                object: None,
+                object,
                 retry_after: wait,
             });
         });
@@ -211,6 +225,7 @@ async fn run_inner(
         progress: ctx.progress.clone(),
         cancel: ctx.cancel.clone(),
         target_wait: Mutex::new(Duration::ZERO),
+        owners,
     };
 
     let mut results: BTreeMap<(String, String), ObjectResult> = BTreeMap::new();
@@ -360,6 +375,9 @@ async fn process_collections<'a>(
             .await
         {
             Ok(Some((mailbox_id, c))) => {
+                if let Ok(mut owners) = shared.owners.lock() {
+                    owners.insert(mailbox_id.to_ascii_lowercase(), target.object.clone());
+                }
                 run.mailbox = mailbox_id;
                 Ok(c)
             }
