@@ -96,6 +96,9 @@ struct Pace {
     /// Successful requests since the last 429, for the additive increase.
     window_start: Instant,
     window_requests: u64,
+    /// When the pace was last lowered: the other requests of the same burst, refused
+    /// together, lower it only once.
+    last_decrease: Option<Instant>,
 }
 
 /// Gate of one mailbox: its concurrency permits and its pace.
@@ -191,6 +194,7 @@ impl Throttle {
                         blocked_until: now,
                         window_start: now,
                         window_requests: 0,
+                        last_decrease: None,
                     }),
                 })
             })
@@ -263,12 +267,18 @@ impl Throttle {
         let gate = self.gate(mailbox);
         let mut pace = lock(&gate.pace);
         let now = Instant::now();
-        let elapsed = now.duration_since(pace.window_start).as_secs_f64().max(1.0);
-        let achieved = pace.window_requests as f64 / elapsed;
-        let base = pace.rate.unwrap_or(achieved);
-        pace.rate = Some((base / 2.0).max(self.config.min_rate));
-        pace.window_start = now;
-        pace.window_requests = 0;
+        let same_burst = pace.last_decrease.is_some_and(|at| {
+            now < at + retry_after.unwrap_or_default().max(Duration::from_secs(1))
+        });
+        if !same_burst {
+            let elapsed = now.duration_since(pace.window_start).as_secs_f64().max(1.0);
+            let achieved = pace.window_requests as f64 / elapsed;
+            let base = pace.rate.unwrap_or(achieved);
+            pace.rate = Some((base / 2.0).max(self.config.min_rate));
+            pace.window_start = now;
+            pace.window_requests = 0;
+            pace.last_decrease = Some(now);
+        }
         if let Some(wait) = retry_after {
             pace.blocked_until = pace.blocked_until.max(now + wait);
         }
@@ -413,6 +423,17 @@ mod tests {
         );
         // Another mailbox is not slowed down.
         assert!(throttle.rate("c@contoso.com").is_none());
+    }
+
+    #[test]
+    fn a_burst_of_refusals_lowers_the_pace_once() {
+        let throttle = Throttle::new(ThrottleConfig::default());
+        throttle.throttled("e@contoso.com", Some(Duration::from_secs(2)));
+        let first = throttle.rate("e@contoso.com").unwrap();
+        // The other requests in flight come back refused too.
+        throttle.throttled("e@contoso.com", Some(Duration::from_secs(2)));
+        throttle.throttled("e@contoso.com", None);
+        assert_eq!(throttle.rate("e@contoso.com"), Some(first));
     }
 
     #[tokio::test]
