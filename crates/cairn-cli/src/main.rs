@@ -56,6 +56,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    output::quiet_broken_pipe();
     output::init_tracing();
     let data_dir = match output::resolve_data_dir(cli.data_dir) {
         Ok(dir) => dir,

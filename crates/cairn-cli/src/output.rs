@@ -21,6 +21,25 @@ pub fn resolve_data_dir(flag: Option<PathBuf>) -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".local/share/cairn"))
 }
 
+/// `cairn … | head` closes stdout early; `println!` then panics with "failed printing
+/// to stdout". Like other Unix tools, end quietly instead. (Restoring the default
+/// SIGPIPE disposition would need `unsafe`, which the workspace forbids.)
+pub fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 /// Logs go to stderr, filtered by `CAIRN_LOG` (default: warnings only), so that
 /// stdout stays the command's output.
 pub fn init_tracing() {
