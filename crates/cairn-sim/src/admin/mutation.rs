@@ -91,6 +91,18 @@ pub enum Mutation {
         #[serde(default)]
         purge: bool,
     },
+    /// Makes a message's MIME unreadable (`$value` answers 404 ErrorItemNotFound) while
+    /// it stays listed, or readable again: a deterministic "bad item".
+    SetUnreadable {
+        /// Mailbox.
+        #[serde(flatten)]
+        target: Target,
+        /// Message id.
+        id: String,
+        /// Unreadable (default) or readable again.
+        #[serde(default = "yes")]
+        unreadable: bool,
+    },
     /// Creates a folder.
     AddFolder {
         /// Mailbox.
@@ -341,6 +353,21 @@ pub fn apply(sim: &Sim, m: Mutation) -> Result<Value, AdminError> {
             m.delete_message(&id, purge, now)?;
             Ok(json!({"id": id}))
         }),
+        Mutation::SetUnreadable {
+            target,
+            id,
+            unreadable,
+        } => with_mailbox(sim, &target, |m| {
+            if !m.messages.contains_key(&id) {
+                return Err(StoreError::NoItem(id.clone()).into());
+            }
+            if unreadable {
+                m.unreadable.insert(id.clone());
+            } else {
+                m.unreadable.remove(&id);
+            }
+            Ok(json!({"id": id, "unreadable": unreadable}))
+        }),
         Mutation::AddFolder {
             target,
             parent,
@@ -456,4 +483,8 @@ fn read_import(path: &std::path::Path) -> Result<Vec<Imported>, AdminError> {
         }
     }
     Ok(out)
+}
+
+fn yes() -> bool {
+    true
 }

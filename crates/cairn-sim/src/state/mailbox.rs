@@ -4,7 +4,7 @@
 //! sequence, and removals are logged, so delta queries can answer "what changed since
 //! token T" for any folder without keeping snapshots.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use base64::Engine;
@@ -158,6 +158,11 @@ pub struct Mailbox {
     /// Generated content.
     #[serde(skip)]
     pub corpus: Option<CorpusRef>,
+    /// Messages still listed (folder lists, delta) whose MIME cannot be read: `$value`
+    /// answers 404 ErrorItemNotFound, as Exchange does for an item that vanished or
+    /// is damaged between listing and download. Set through the mutation API.
+    #[serde(skip)]
+    pub unreadable: BTreeSet<String>,
 }
 
 /// A mail (or contact) folder.
@@ -233,6 +238,7 @@ impl Mailbox {
             token_epoch: 0,
             created: 0,
             corpus: None,
+            unreadable: BTreeSet::new(),
         };
         let top: Vec<(&str, &str, bool)> = if archive {
             vec![("deleteditems", "Deleted Items", false)]

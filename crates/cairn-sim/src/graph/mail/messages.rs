@@ -158,6 +158,9 @@ async fn value_impl(
         {
             return Err(item_not_found());
         }
+        if m.unreadable.contains(mid) {
+            return Err(item_not_found());
+        }
         m.mime_source(mid).ok_or_else(item_not_found)
     })?;
     // Building a generated message is CPU work: off the reactor and outside the lock.
