@@ -19,10 +19,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::delta::{DeltaRequest, respond};
-use super::{authorize, item_not_found, mailbox_owner};
+use super::{authorize, item_not_found, mailbox_owner, page_of};
 use crate::auth::Caller;
 use crate::cloud::Cloud;
-use crate::graph::{GraphError, ListQuery, caller, collection, entity};
+use crate::graph::{GraphError, caller, entity};
 use crate::server::{Origin, Shared, json_response};
 use crate::state::mailbox::{Kind, change_key};
 use crate::state::{MailFolder, Mailbox};
@@ -137,27 +137,6 @@ fn item_json(m: &Mailbox, x: &crate::state::Message) -> Value {
     })
 }
 
-fn list(
-    origin: &Origin,
-    p: &HashMap<String, String>,
-    headers: &HeaderMap,
-    uri: &Uri,
-    context: String,
-    items: Vec<Value>,
-) -> Result<Response, GraphError> {
-    collection(
-        origin,
-        ListQuery {
-            params: p,
-            headers,
-            path: uri.path(),
-            context,
-            page_size: 10,
-        },
-        items,
-    )
-}
-
 pub(super) async fn folders(
     State(sim): State<Shared>,
     Extension(origin): Extension<Origin>,
@@ -173,7 +152,7 @@ pub(super) async fn folders(
             .map(|f| folder_json(m, f))
             .collect::<Vec<_>>())
     })?;
-    list(
+    page_of(
         &origin,
         &p,
         &headers,
@@ -220,7 +199,7 @@ pub(super) async fn child_folders(
             .map(|f| folder_json(m, f))
             .collect::<Vec<_>>())
     })?;
-    list(
+    page_of(
         &origin,
         &p,
         &headers,
@@ -283,7 +262,7 @@ pub(super) async fn items(
             .map(|x| item_json(m, x))
             .collect::<Vec<_>>())
     })?;
-    list(
+    page_of(
         &origin,
         &p,
         &headers,

@@ -11,8 +11,8 @@ use http::{HeaderMap, Uri};
 use serde_json::Value;
 
 use super::delta::{DeltaRequest, respond};
-use super::{item_not_found, with_mailbox};
-use crate::graph::{GraphError, ListQuery, caller, collection, entity};
+use super::{item_not_found, page_of, with_mailbox};
+use crate::graph::{GraphError, caller, entity};
 use crate::server::{Origin, Shared};
 use crate::state::Mailbox;
 use crate::state::mailbox::Kind;
@@ -112,15 +112,12 @@ pub(super) async fn view(
             .collect();
         Ok((uid, items))
     })?;
-    collection(
+    page_of(
         &origin,
-        ListQuery {
-            params: &p,
-            headers: &headers,
-            path: uri.path(),
-            context: format!("users('{uid}')/calendarView"),
-            page_size: 10,
-        },
+        &p,
+        &headers,
+        &uri,
+        format!("users('{uid}')/calendarView"),
         items,
     )
 }
@@ -142,15 +139,12 @@ pub(super) async fn list(
             .collect();
         Ok((uid, items))
     })?;
-    collection(
+    page_of(
         &origin,
-        ListQuery {
-            params: &p,
-            headers: &headers,
-            path: uri.path(),
-            context: format!("users('{uid}')/events"),
-            page_size: 10,
-        },
+        &p,
+        &headers,
+        &uri,
+        format!("users('{uid}')/events"),
         items,
     )
 }

@@ -11,8 +11,8 @@ use http::{HeaderMap, Uri};
 use serde_json::{Value, json};
 
 use super::delta::{DeltaRequest, respond};
-use super::{item_not_found, with_mailbox};
-use crate::graph::{GraphError, ListQuery, caller, collection, entity};
+use super::{item_not_found, page_of, with_mailbox};
+use crate::graph::{GraphError, caller, entity};
 use crate::server::{Origin, Shared};
 use crate::state::mailbox::Kind;
 use crate::state::{MailFolder, Mailbox};
@@ -28,27 +28,6 @@ fn default_folder(m: &Mailbox) -> Result<String, GraphError> {
         .first()
         .map(|f| f.id.clone())
         .ok_or_else(item_not_found)
-}
-
-fn list_of(
-    origin: &Origin,
-    p: &HashMap<String, String>,
-    headers: &HeaderMap,
-    uri: &Uri,
-    context: String,
-    items: Vec<Value>,
-) -> Result<Response, GraphError> {
-    collection(
-        origin,
-        ListQuery {
-            params: p,
-            headers,
-            path: uri.path(),
-            context,
-            page_size: 10,
-        },
-        items,
-    )
 }
 
 pub(super) async fn folders(
@@ -70,7 +49,7 @@ pub(super) async fn folders(
             .collect::<Vec<_>>();
         Ok((uid, items))
     })?;
-    list_of(
+    page_of(
         &origin,
         &p,
         &headers,
@@ -123,7 +102,7 @@ pub(super) async fn child_folders(
             .collect::<Vec<_>>();
         Ok((uid, items))
     })?;
-    list_of(
+    page_of(
         &origin,
         &p,
         &headers,
@@ -156,7 +135,7 @@ async fn list_impl(
             .collect::<Vec<_>>();
         Ok((uid, items))
     })?;
-    list_of(
+    page_of(
         &origin,
         &p,
         &headers,

@@ -10,8 +10,8 @@ use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use serde_json::Value;
 
 use super::delta::{DeltaRequest, respond};
-use super::{item_not_found, with_mailbox};
-use crate::graph::{GraphError, ListQuery, caller, collection, entity};
+use super::{item_not_found, page_of, with_mailbox};
+use crate::graph::{GraphError, caller, entity};
 use crate::server::{Origin, Shared};
 use crate::state::Mailbox;
 use crate::state::mailbox::Kind;
@@ -60,17 +60,7 @@ async fn list_impl(
         Some(f) => format!("users('{uid}')/mailFolders('{f}')/messages"),
         None => format!("users('{uid}')/messages"),
     };
-    collection(
-        &origin,
-        ListQuery {
-            params: &p,
-            headers: &headers,
-            path: uri.path(),
-            context,
-            page_size: 10,
-        },
-        items,
-    )
+    page_of(&origin, &p, &headers, &uri, context, items)
 }
 
 pub(super) async fn list(

@@ -248,3 +248,26 @@ pub(super) fn max_page_size(headers: &HeaderMap) -> Option<usize> {
 pub(super) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
+
+/// One page of a Graph collection built from `items`: Graph's default page of 10 unless
+/// the client asks for another size, with nextLink paging (shared by every mail list).
+pub(super) fn page_of(
+    origin: &crate::server::Origin,
+    params: &std::collections::HashMap<String, String>,
+    headers: &HeaderMap,
+    uri: &http::Uri,
+    context: String,
+    items: Vec<serde_json::Value>,
+) -> Result<axum::response::Response, GraphError> {
+    crate::graph::collection(
+        origin,
+        crate::graph::ListQuery {
+            params,
+            headers,
+            path: uri.path(),
+            context,
+            page_size: 10,
+        },
+        items,
+    )
+}
