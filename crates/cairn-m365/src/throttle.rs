@@ -4,9 +4,10 @@
 //! 429/503 answers carrying `Retry-After`.
 //!
 //! A [`Throttle`] is shared by everything one backup session sends to one organization:
-//! - a per-mailbox gate: a semaphore of `requests_per_mailbox` (≤ 4) permits, and a pace
-//!   that adapts (AIMD: halve the rate on a 429, creep back up on success) so that
-//!   throttling costs little;
+//! - a per-mailbox gate: a semaphore of `requests_per_mailbox` (≤ 4) permits, and a
+//!   pace ([`pace`]) that spends the mailbox's request budget evenly, a small margin
+//!   below it (the budget configured, or learned from the first refusal), adaptive only
+//!   when nothing is known of the budget;
 //! - a shared organization budget: a semaphore bounding all requests in flight;
 //! - `Retry-After` honoured exactly and never shortened: the whole mailbox waits, not
 //!   just the request that was refused; without it, exponential backoff with jitter;
@@ -15,16 +16,21 @@
 //! A throttled or transient failure is retried here; callers only see it once the
 //! retries are used up, as a temporary [`Error`] (never as a missing item).
 
+mod pace;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 use crate::error::{Error, Result};
+pub use pace::MailboxBudget;
+use pace::{Pace, Refusal};
 
 /// Exchange Online's concurrency limit per app per mailbox.
 pub const EXCHANGE_MAX_CONCURRENCY: usize = 4;
@@ -38,6 +44,9 @@ pub struct ThrottleConfig {
     pub organization_requests: usize,
     /// Attempts of one request before a temporary failure is given up.
     pub max_attempts: usize,
+    /// The request budget per mailbox the pace plans with; `None`: nothing is known,
+    /// the pace only adapts to refusals.
+    pub budget: Option<MailboxBudget>,
     /// Lowest pace per mailbox the adaptive rate goes down to (requests per second).
     pub min_rate: f64,
     /// Above this pace per mailbox the adaptive rate is lifted entirely.
@@ -50,6 +59,7 @@ impl Default for ThrottleConfig {
             requests_per_mailbox: EXCHANGE_MAX_CONCURRENCY,
             organization_requests: 64,
             max_attempts: 10,
+            budget: Some(MailboxBudget::EXCHANGE),
             min_rate: 0.5,
             max_rate: 200.0,
         }
@@ -84,23 +94,6 @@ impl ThrottleStats {
 /// Told when Microsoft throttles: which mailbox, how long it asked to wait.
 pub type ThrottleObserver = Arc<dyn Fn(&str, Duration) + Send + Sync>;
 
-/// The adaptive pace of one mailbox.
-#[derive(Debug)]
-struct Pace {
-    /// `None`: no pacing (until the first 429).
-    rate: Option<f64>,
-    /// The next request may start at this time.
-    next_at: Instant,
-    /// Nothing may start before this time (Retry-After).
-    blocked_until: Instant,
-    /// Successful requests since the last 429, for the additive increase.
-    window_start: Instant,
-    window_requests: u64,
-    /// When the pace was last lowered: the other requests of the same burst, refused
-    /// together, lower it only once.
-    last_decrease: Option<Instant>,
-}
-
 /// Gate of one mailbox: its concurrency permits and its pace.
 #[derive(Debug)]
 struct MailboxGate {
@@ -108,11 +101,21 @@ struct MailboxGate {
     pace: Mutex<Pace>,
 }
 
+/// The gates of the mailboxes, and when idle ones are next swept out (so a session
+/// over many mailboxes keeps only those it is working on).
+struct Gates {
+    map: HashMap<String, Arc<MailboxGate>>,
+    sweep_at: usize,
+}
+
+/// Fewest gates before idle ones are swept.
+const SWEEP_MIN: usize = 64;
+
 /// The throttle of one organization; clone the `Arc` into every task.
 pub struct Throttle {
     config: ThrottleConfig,
     organization: Arc<Semaphore>,
-    mailboxes: Mutex<HashMap<String, Arc<MailboxGate>>>,
+    gates: Mutex<Gates>,
     stats: ThrottleStats,
     observer: Option<ThrottleObserver>,
 }
@@ -140,6 +143,18 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// What a refusal says about the budget: a 429 with Retry-After means the budget is
+/// spent; one without (too many in flight: `ApplicationThrottled` MailboxConcurrency)
+/// and 503s do not.
+fn refusal(status: u16, message: &str, retry_after: Option<Duration>) -> Refusal {
+    match retry_after {
+        Some(wait) if status == 429 && !message.contains("MailboxConcurrency") => {
+            Refusal::Budget(wait)
+        }
+        _ => Refusal::Other(retry_after),
+    }
+}
+
 impl Throttle {
     /// A throttle with `config`.
     pub fn new(config: ThrottleConfig) -> Self {
@@ -153,7 +168,10 @@ impl Throttle {
         };
         Self {
             organization: Arc::new(Semaphore::new(config.organization_requests)),
-            mailboxes: Mutex::new(HashMap::new()),
+            gates: Mutex::new(Gates {
+                map: HashMap::new(),
+                sweep_at: SWEEP_MIN,
+            }),
             stats: ThrottleStats::default(),
             observer: None,
             config,
@@ -176,112 +194,94 @@ impl Throttle {
         self.config
     }
 
-    /// The current adaptive pace of `mailbox` (requests per second; `None` = unpaced).
+    /// The current adaptive pace of `mailbox` (requests per second; `None` = not
+    /// adaptively paced).
     pub fn rate(&self, mailbox: &str) -> Option<f64> {
-        lock(&self.gate(mailbox).pace).rate
+        lock(&self.gate(mailbox).pace).rate()
+    }
+
+    /// The budget `mailbox` is paced to (requests per window), configured or learned.
+    pub fn budget(&self, mailbox: &str) -> Option<(u32, Duration)> {
+        lock(&self.gate(mailbox).pace).budget()
+    }
+
+    /// Gates kept (mailboxes being worked on, or whose window still holds requests).
+    pub fn mailboxes(&self) -> usize {
+        lock(&self.gates).map.len()
     }
 
     fn gate(&self, mailbox: &str) -> Arc<MailboxGate> {
-        let mut map = lock(&self.mailboxes);
-        map.entry(mailbox.to_ascii_lowercase())
-            .or_insert_with(|| {
-                let now = Instant::now();
-                Arc::new(MailboxGate {
-                    permits: Arc::new(Semaphore::new(self.config.requests_per_mailbox)),
-                    pace: Mutex::new(Pace {
-                        rate: None,
-                        next_at: now,
-                        blocked_until: now,
-                        window_start: now,
-                        window_requests: 0,
-                        last_decrease: None,
-                    }),
-                })
-            })
-            .clone()
+        let key = mailbox.to_ascii_lowercase();
+        let mut gates = lock(&self.gates);
+        if let Some(g) = gates.map.get(&key) {
+            return g.clone();
+        }
+        if gates.map.len() >= gates.sweep_at {
+            // Gates nobody holds whose pace has nothing left to remember.
+            let now = Instant::now();
+            gates
+                .map
+                .retain(|_, g| Arc::strong_count(g) > 1 || !lock(&g.pace).idle(now));
+            gates.sweep_at = (gates.map.len() * 2).max(SWEEP_MIN);
+        }
+        let gate = Arc::new(MailboxGate {
+            permits: Arc::new(Semaphore::new(self.config.requests_per_mailbox)),
+            pace: Mutex::new(Pace::new(
+                self.config.budget,
+                self.config.min_rate,
+                self.config.max_rate,
+            )),
+        });
+        gates.map.insert(key, gate.clone());
+        gate
     }
 
     /// Waits for a slot for `mailbox`: its concurrency, the organization's, its pace and
     /// any Retry-After in force.
     pub async fn acquire(&self, mailbox: &str) -> Result<RequestPermit> {
-        let gate = self.gate(mailbox);
+        self.acquire_at(&self.gate(mailbox), mailbox)
+            .await
+            .map(|(p, _)| p)
+    }
+
+    /// [`Self::acquire`], also saying when the request was let go (counted as sent).
+    async fn acquire_at(
+        &self,
+        gate: &MailboxGate,
+        mailbox: &str,
+    ) -> Result<(RequestPermit, Instant)> {
         let closed = |_| Error::Decode {
             url: mailbox.to_owned(),
             what: "the request scheduler was shut down".into(),
         };
         let mailbox_permit = gate.permits.clone().acquire_owned().await.map_err(closed)?;
-        loop {
-            let wait = {
-                let mut pace = lock(&gate.pace);
-                let now = Instant::now();
-                let start = pace.next_at.max(pace.blocked_until);
-                if start <= now {
-                    if let Some(rate) = pace.rate {
-                        pace.next_at = now + Duration::from_secs_f64(1.0 / rate);
-                    }
-                    None
-                } else {
-                    Some(start - now)
-                }
-            };
-            match wait {
-                None => break,
-                Some(d) => {
-                    self.stats.add_wait(d);
-                    tokio::time::sleep(d).await;
-                }
-            }
-        }
+        // The organization's slot first: the pace counts a request as sent when it
+        // lets it go, so nothing may hold it back after that.
         let org_permit = self
             .organization
             .clone()
             .acquire_owned()
             .await
             .map_err(closed)?;
-        Ok(RequestPermit {
-            _mailbox: mailbox_permit,
-            _organization: org_permit,
-        })
-    }
-
-    /// Records a successful answer: the pace creeps up (additive increase, about one
-    /// request per second more every second without throttling).
-    fn succeeded(&self, mailbox: &str) {
-        let gate = self.gate(mailbox);
-        let mut pace = lock(&gate.pace);
-        pace.window_requests += 1;
-        if let Some(rate) = pace.rate {
-            let step = 1.0 / rate.max(1.0);
-            let raised = rate + step;
-            pace.rate = if raised >= self.config.max_rate {
-                None
-            } else {
-                Some(raised)
-            };
-        }
-    }
-
-    /// Records a 429/503: the whole mailbox waits `retry_after` (exactly), and the pace
-    /// halves from what was achieved (multiplicative decrease).
-    fn throttled(&self, mailbox: &str, retry_after: Option<Duration>) {
-        let gate = self.gate(mailbox);
-        let mut pace = lock(&gate.pace);
-        let now = Instant::now();
-        let same_burst = pace.last_decrease.is_some_and(|at| {
-            now < at + retry_after.unwrap_or_default().max(Duration::from_secs(1))
-        });
-        if !same_burst {
-            let elapsed = now.duration_since(pace.window_start).as_secs_f64().max(1.0);
-            let achieved = pace.window_requests as f64 / elapsed;
-            let base = pace.rate.unwrap_or(achieved);
-            pace.rate = Some((base / 2.0).max(self.config.min_rate));
-            pace.window_start = now;
-            pace.window_requests = 0;
-            pace.last_decrease = Some(now);
-        }
-        if let Some(wait) = retry_after {
-            pace.blocked_until = pace.blocked_until.max(now + wait);
-        }
+        let sent_at = loop {
+            let now = Instant::now();
+            let ready = lock(&gate.pace).try_start(now);
+            match ready {
+                Ok(()) => break now,
+                Err(at) => {
+                    let d = at.saturating_duration_since(now);
+                    self.stats.add_wait(d);
+                    tokio::time::sleep_until(at).await;
+                }
+            }
+        };
+        Ok((
+            RequestPermit {
+                _mailbox: mailbox_permit,
+                _organization: org_permit,
+            },
+            sent_at,
+        ))
     }
 
     /// Runs `attempt` for `mailbox` under the throttle, retrying throttled and transient
@@ -299,23 +299,24 @@ impl Throttle {
             .with_max_times(self.config.max_attempts)
             .with_jitter()
             .build();
+        let gate = self.gate(mailbox);
         let mut attempts = 0;
         loop {
-            let permit = self.acquire(mailbox).await?;
+            let (permit, sent_at) = self.acquire_at(&gate, mailbox).await?;
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             attempts += 1;
             match attempt(permit).await {
                 Ok(v) => {
-                    self.succeeded(mailbox);
+                    lock(&gate.pace).succeeded();
                     return Ok(v);
                 }
                 Err(err) if err.is_temporary() && attempts < self.config.max_attempts => {
                     let service = err.service();
                     let retry_after = service.and_then(|s| s.retry_after);
-                    let is_throttle = service.is_some_and(|s| matches!(s.status, 429 | 503));
-                    if is_throttle {
+                    if let Some(s) = service.filter(|s| matches!(s.status, 429 | 503)) {
                         self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                        self.throttled(mailbox, retry_after);
+                        let why = refusal(s.status, &s.message, retry_after);
+                        lock(&gate.pace).refused(Instant::now(), sent_at, why);
                         if let Some(observer) = &self.observer {
                             observer(mailbox, retry_after.unwrap_or_default());
                         }
@@ -417,23 +418,52 @@ mod tests {
             "retried before Retry-After: {seen:?}"
         );
         assert_eq!(throttle.stats().throttled.load(Ordering::SeqCst), 1);
+        // Refused at once: the budget was spent before; nothing to learn, so adapt.
         assert!(
             throttle.rate("b@contoso.com").is_some(),
-            "a 429 starts pacing"
+            "a 429 with no history starts pacing"
         );
         // Another mailbox is not slowed down.
         assert!(throttle.rate("c@contoso.com").is_none());
     }
 
     #[test]
-    fn a_burst_of_refusals_lowers_the_pace_once() {
-        let throttle = Throttle::new(ThrottleConfig::default());
-        throttle.throttled("e@contoso.com", Some(Duration::from_secs(2)));
-        let first = throttle.rate("e@contoso.com").unwrap();
-        // The other requests in flight come back refused too.
-        throttle.throttled("e@contoso.com", Some(Duration::from_secs(2)));
-        throttle.throttled("e@contoso.com", None);
-        assert_eq!(throttle.rate("e@contoso.com"), Some(first));
+    fn refusals_are_told_apart() {
+        let wait = Some(Duration::from_secs(3));
+        assert_eq!(
+            refusal(429, "over its request limit", wait),
+            Refusal::Budget(Duration::from_secs(3))
+        );
+        assert_eq!(
+            refusal(
+                429,
+                "Application is over its MailboxConcurrency limit.",
+                None
+            ),
+            Refusal::Other(None)
+        );
+        assert_eq!(refusal(503, "busy", wait), Refusal::Other(wait));
+    }
+
+    #[tokio::test]
+    async fn idle_gates_are_swept() {
+        let throttle = Throttle::new(ThrottleConfig {
+            budget: None,
+            ..ThrottleConfig::default()
+        });
+        for i in 0..(SWEEP_MIN * 3) {
+            throttle
+                .run(&format!("u{i}@contoso.com"), |_p| async {
+                    Ok::<_, Error>(())
+                })
+                .await
+                .unwrap();
+        }
+        assert!(
+            throttle.mailboxes() <= SWEEP_MIN,
+            "{}",
+            throttle.mailboxes()
+        );
     }
 
     #[tokio::test]
