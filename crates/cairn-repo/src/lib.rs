@@ -51,6 +51,7 @@ mod error;
 mod format;
 mod id;
 mod index;
+mod listing;
 mod location;
 mod lock;
 pub mod maintenance;
@@ -60,6 +61,7 @@ mod pack;
 mod reader;
 mod repository;
 mod session;
+mod spill;
 
 pub use chunker::Chunker;
 pub use crypto::KdfParams;

@@ -11,24 +11,44 @@ use futures::Stream;
 
 use crate::error::{Error, Result};
 use crate::id::Id;
-use crate::manifest::{ItemEntry, ListingPage, ObjectRef, PageRef};
-use crate::repository::Repository;
+use crate::listing::Listing;
+use crate::manifest::{ItemEntry, ObjectEntry, ObjectRef};
 use crate::session::Session;
 
 pub(crate) struct FolderWork {
     pub(crate) name: String,
     pub(crate) parent: Option<String>,
-    pub(crate) base: Vec<PageRef>,
-    pub(crate) items: Option<BTreeMap<String, ItemEntry>>,
-    /// Bytes of the base listing (valid while `items` is not loaded).
-    pub(crate) base_bytes: u64,
-    pub(crate) dirty: bool,
+    pub(crate) listing: Listing,
+}
+
+impl FolderWork {
+    fn new(name: &str) -> FolderWork {
+        FolderWork {
+            name: name.to_string(),
+            parent: None,
+            listing: Listing::default(),
+        }
+    }
 }
 
 pub(crate) struct ObjectWork {
     pub(crate) object: ObjectRef,
     pub(crate) state: serde_json::Value,
     pub(crate) folders: BTreeMap<String, FolderWork>,
+    /// The entry last written for the object, valid while `changed` is false:
+    /// a finished object costs only this.
+    pub(crate) entry: Option<ObjectEntry>,
+    pub(crate) changed: bool,
+}
+
+impl ObjectWork {
+    /// The folder, created (empty, named by its id) if unknown; marks the object changed.
+    fn folder_mut(&mut self, folder: &str) -> &mut FolderWork {
+        self.changed = true;
+        self.folders
+            .entry(folder.to_string())
+            .or_insert_with(|| FolderWork::new(folder))
+    }
 }
 
 /// Writer for one protected object in a session; clone it into tasks.
@@ -39,38 +59,6 @@ pub struct ObjectWriter {
 }
 
 impl ObjectWriter {
-    async fn folder_items<'a>(
-        repo: &Repository,
-        w: &'a mut ObjectWork,
-        folder: &str,
-    ) -> Result<&'a mut BTreeMap<String, ItemEntry>> {
-        let f = w
-            .folders
-            .entry(folder.to_string())
-            .or_insert_with(|| FolderWork {
-                name: folder.to_string(),
-                parent: None,
-                base: Vec::new(),
-                items: Some(BTreeMap::new()),
-                base_bytes: 0,
-                dirty: true,
-            });
-        if f.items.is_none() {
-            let mut m = BTreeMap::new();
-            for p in &f.base {
-                let page: ListingPage = repo.load_tree(&p.blob).await?;
-                for i in page.items {
-                    m.insert(i.id.clone(), i);
-                }
-            }
-            f.items = Some(m);
-        }
-        f.dirty = true;
-        f.items
-            .as_mut()
-            .ok_or_else(|| Error::Task("folder listing vanished".into()))
-    }
-
     /// The object's opaque state as of the base restore point or checkpoint
     /// (e.g. per-folder delta tokens), `null` for a new object.
     pub async fn state(&self) -> serde_json::Value {
@@ -79,23 +67,15 @@ impl ObjectWriter {
 
     /// Replace the object's opaque state; stored with the restore point.
     pub async fn set_state(&self, state: serde_json::Value) {
-        self.work.lock().await.state = state;
+        let mut w = self.work.lock().await;
+        w.state = state;
+        w.changed = true;
     }
 
     /// Create or rename a folder.
     pub async fn set_folder(&self, id: &str, name: &str, parent: Option<&str>) -> Result<()> {
         let mut w = self.work.lock().await;
-        let f = w
-            .folders
-            .entry(id.to_string())
-            .or_insert_with(|| FolderWork {
-                name: name.to_string(),
-                parent: None,
-                base: Vec::new(),
-                items: Some(BTreeMap::new()),
-                base_bytes: 0,
-                dirty: true,
-            });
+        let f = w.folder_mut(id);
         f.name = name.to_string();
         f.parent = parent.map(str::to_string);
         Ok(())
@@ -103,7 +83,9 @@ impl ObjectWriter {
 
     /// Remove a folder and its items from this restore point on.
     pub async fn remove_folder(&self, id: &str) {
-        self.work.lock().await.folders.remove(id);
+        let mut w = self.work.lock().await;
+        w.folders.remove(id);
+        w.changed = true;
     }
 
     /// Folder ids currently known for this object.
@@ -112,11 +94,9 @@ impl ObjectWriter {
     }
 
     async fn record(&self, folder: &str, entry: ItemEntry) -> Result<()> {
-        let repo = self.session.inner.repo.clone();
+        let bound = self.session.spill_bound()?;
         let mut w = self.work.lock().await;
-        let items = Self::folder_items(&repo, &mut w, folder).await?;
-        items.insert(entry.id.clone(), entry);
-        Ok(())
+        w.folder_mut(folder).listing.put(entry, bound)
     }
 
     fn entry(
@@ -181,67 +161,49 @@ impl ObjectWriter {
         item_id: &str,
         metadata: serde_json::Value,
     ) -> Result<()> {
-        let repo = self.session.inner.repo.clone();
+        let (repo, cache) = (&self.session.inner.repo, &self.session.inner.pages);
+        let bound = self.session.spill_bound()?;
         let mut w = self.work.lock().await;
-        let items = Self::folder_items(&repo, &mut w, folder).await?;
-        let item = items.get_mut(item_id).ok_or_else(|| Error::NotFound {
-            what: format!("item {item_id} in folder {folder}"),
-        })?;
+        let f = w.folder_mut(folder);
+        let mut item =
+            f.listing
+                .get(repo, cache, item_id)
+                .await?
+                .ok_or_else(|| Error::NotFound {
+                    what: format!("item {item_id} in folder {folder}"),
+                })?;
         item.metadata = metadata;
-        Ok(())
+        f.listing.put(item, bound)
     }
 
     /// The item `item_id` of `folder` as currently recorded (base restore point or
     /// checkpoint plus this session's changes), if any.
     pub async fn item(&self, folder: &str, item_id: &str) -> Result<Option<ItemEntry>> {
-        let repo = self.session.inner.repo.clone();
-        let mut w = self.work.lock().await;
-        if !w.folders.contains_key(folder) {
-            return Ok(None);
+        let (repo, cache) = (&self.session.inner.repo, &self.session.inner.pages);
+        let w = self.work.lock().await;
+        match w.folders.get(folder) {
+            Some(f) => f.listing.get(repo, cache, item_id).await,
+            None => Ok(None),
         }
-        let items = Self::folder_items(&repo, &mut w, folder).await?;
-        Ok(items.get(item_id).cloned())
     }
 
-    /// Ids of the items currently recorded in `folder`.
+    /// Ids of the items currently recorded in `folder`, in order.
     pub async fn item_ids(&self, folder: &str) -> Result<Vec<String>> {
-        let repo = self.session.inner.repo.clone();
-        let mut w = self.work.lock().await;
-        if !w.folders.contains_key(folder) {
-            return Ok(Vec::new());
+        let w = self.work.lock().await;
+        match w.folders.get(folder) {
+            Some(f) => f.listing.ids(&self.session.inner.repo).await,
+            None => Ok(Vec::new()),
         }
-        let items = Self::folder_items(&repo, &mut w, folder).await?;
-        Ok(items.keys().cloned().collect())
     }
 
     /// The folder (other than `except`) currently holding `item_id`, if any: how a
-    /// move between folders is recognized.
+    /// move between folders is recognized. One page probe per folder.
     pub async fn locate(&self, item_id: &str, except: &str) -> Result<Option<String>> {
-        let repo = self.session.inner.repo.clone();
+        let (repo, cache) = (&self.session.inner.repo, &self.session.inner.pages);
         let w = self.work.lock().await;
-        let ids: Vec<String> = w.folders.keys().filter(|f| *f != except).cloned().collect();
-        for folder in ids {
-            let f = w
-                .folders
-                .get(&folder)
-                .ok_or_else(|| Error::Task("folder vanished".into()))?;
-            let hit = match &f.items {
-                Some(items) => items.contains_key(item_id),
-                None => {
-                    // Read the listing without marking the folder changed.
-                    let mut found = false;
-                    for p in &f.base {
-                        let page: ListingPage = repo.load_tree(&p.blob).await?;
-                        if page.items.iter().any(|i| i.id == item_id) {
-                            found = true;
-                            break;
-                        }
-                    }
-                    found
-                }
-            };
-            if hit {
-                return Ok(Some(folder));
+        for (id, f) in w.folders.iter().filter(|(f, _)| f.as_str() != except) {
+            if f.listing.get(repo, cache, item_id).await?.is_some() {
+                return Ok(Some(id.clone()));
             }
         }
         Ok(None)
@@ -249,10 +211,15 @@ impl ObjectWriter {
 
     /// Remove an item from this restore point on (older ones keep it).
     pub async fn delete_item(&self, folder: &str, item_id: &str) -> Result<bool> {
-        let repo = self.session.inner.repo.clone();
+        let (repo, cache) = (&self.session.inner.repo, &self.session.inner.pages);
+        let bound = self.session.spill_bound()?;
         let mut w = self.work.lock().await;
-        let items = Self::folder_items(&repo, &mut w, folder).await?;
-        Ok(items.remove(item_id).is_some())
+        let f = w.folder_mut(folder);
+        if f.listing.get(repo, cache, item_id).await?.is_none() {
+            return Ok(false);
+        }
+        f.listing.delete(item_id, bound)?;
+        Ok(true)
     }
 
     /// Move an item between folders without re-sending its content.
@@ -263,20 +230,21 @@ impl ObjectWriter {
         item_id: &str,
         new_id: Option<&str>,
     ) -> Result<()> {
-        let repo = self.session.inner.repo.clone();
+        let (repo, cache) = (&self.session.inner.repo, &self.session.inner.pages);
+        let bound = self.session.spill_bound()?;
         let mut w = self.work.lock().await;
-        let mut item = Self::folder_items(&repo, &mut w, from)
+        let source = w.folder_mut(from);
+        let mut item = source
+            .listing
+            .get(repo, cache, item_id)
             .await?
-            .remove(item_id)
             .ok_or_else(|| Error::NotFound {
                 what: format!("item {item_id} in folder {from}"),
             })?;
+        source.listing.delete(item_id, bound)?;
         if let Some(n) = new_id {
             item.id = n.to_string();
         }
-        Self::folder_items(&repo, &mut w, to)
-            .await?
-            .insert(item.id.clone(), item);
-        Ok(())
+        w.folder_mut(to).listing.put(item, bound)
     }
 }

@@ -67,9 +67,16 @@ pub struct Repository {
     pub(crate) index: RwLock<Index>,
     loaded_indexes: Mutex<HashSet<String>>,
     pub(crate) restore_points: Mutex<HashMap<String, Arc<RestorePoint>>>,
-    pub(crate) tree_cache: Mutex<HashMap<Id, Arc<Vec<u8>>>>,
+    /// Decoded tree blobs and their total size (bounded by `TREE_CACHE_BYTES`).
+    pub(crate) tree_cache: Mutex<TreeCache>,
     opened_slot: Option<String>,
 }
+
+/// Decoded tree blobs kept by `load_tree`.
+const TREE_CACHE_BYTES: usize = 16 << 20;
+
+/// Tree blobs by id, and their total size.
+type TreeCache = (HashMap<Id, Arc<Vec<u8>>>, usize);
 
 fn lock_poisoned<T>(_: T) -> Error {
     Error::Task("a repository lock was poisoned by a panicking task".into())
@@ -150,7 +157,7 @@ impl Repository {
             index: RwLock::new(Index::default()),
             loaded_indexes: Mutex::new(HashSet::new()),
             restore_points: Mutex::new(HashMap::new()),
-            tree_cache: Mutex::new(HashMap::new()),
+            tree_cache: Mutex::new((HashMap::new(), 0)),
             opened_slot,
         }
     }
@@ -330,6 +337,7 @@ impl Repository {
             .tree_cache
             .lock()
             .map_err(lock_poisoned)?
+            .0
             .get(id)
             .cloned();
         let data = match cached {
@@ -337,11 +345,15 @@ impl Repository {
             None => {
                 let d = Arc::new(self.load_blob(id).await?);
                 let mut cache = self.tree_cache.lock().map_err(lock_poisoned)?;
-                // Bounded: tree blobs are small, but there may be many.
-                if cache.len() > 4096 {
-                    cache.clear();
+                // Bounded by size: listing pages of large items' metadata are
+                // not small, and a restore may walk many.
+                if cache.1 + d.len() > TREE_CACHE_BYTES {
+                    cache.0.clear();
+                    cache.1 = 0;
                 }
-                cache.insert(*id, d.clone());
+                if cache.0.insert(*id, d.clone()).is_none() {
+                    cache.1 += d.len();
+                }
                 d
             }
         };

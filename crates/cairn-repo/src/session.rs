@@ -21,19 +21,21 @@ use crate::error::{Error, Result};
 use crate::format::{INDEX_DIR, RESTORE_POINTS_DIR, SESSIONS_DIR, now_rfc3339, pack_name};
 use crate::id::Id;
 use crate::index::{IndexFile, IndexPack};
+use crate::listing::{Listing, PageCache};
 use crate::lock::{LockGuard, LockKind};
 use crate::manifest::{
-    Checkpoint, FolderEntry, ItemEntry, ListingPage, ObjectEntry, ObjectRef, ObjectTree,
-    OrganizationRef, PageRef, RestorePoint,
+    Checkpoint, FolderEntry, ObjectEntry, ObjectRef, ObjectTree, OrganizationRef, RestorePoint,
 };
 use crate::object_writer::{FolderWork, ObjectWork, ObjectWriter};
 use crate::pack::{BlobKind, PackBuilder};
 use crate::repository::Repository;
+use crate::spill::SpillBound;
 
 const UPLOAD_SLOTS: u32 = 3;
 const INDEX_EVERY_PACKS: usize = 4;
 const INDEX_EVERY: Duration = Duration::from_secs(10);
-const PAGE_MAX_ITEMS: usize = 2048;
+/// Decoded listing pages kept for lookups (encoded size).
+const PAGE_CACHE_BYTES: usize = 8 << 20;
 
 /// What a session backs up.
 #[derive(Debug, Clone)]
@@ -86,6 +88,10 @@ pub(crate) struct Inner {
     resumed: Mutex<HashMap<String, ObjectEntry>>,
     lock: tokio::sync::Mutex<Option<LockGuard>>,
     pub(crate) stats: SessionStats,
+    /// Listing pages probed by lookups (`ObjectWriter::item`, `locate`).
+    pub(crate) pages: PageCache,
+    /// How many changes of one folder stay in memory before spilling to disk.
+    spill_bound: Mutex<SpillBound>,
 }
 
 /// A running backup session; clone it freely into tasks.
@@ -178,6 +184,8 @@ impl Repository {
                 ),
                 lock: tokio::sync::Mutex::new(Some(lock)),
                 stats: SessionStats::default(),
+                pages: PageCache::new(PAGE_CACHE_BYTES),
+                spill_bound: Mutex::new(SpillBound::default()),
             }),
         })
     }
@@ -190,6 +198,22 @@ impl Session {
 
     pub fn stats(&self) -> &SessionStats {
         &self.inner.stats
+    }
+
+    /// Set how many changes of one folder (and about how many bytes of them) are
+    /// kept in memory before they spill to a temporary file. For tests that
+    /// exercise spilling with few items; the default suits production.
+    #[doc(hidden)]
+    pub fn set_listing_memory_bound(&self, entries: usize, bytes: usize) -> Result<()> {
+        *self.inner.spill_bound.lock().map_err(poisoned)? = SpillBound {
+            entries: entries.max(1),
+            bytes: bytes.max(1),
+        };
+        Ok(())
+    }
+
+    pub(crate) fn spill_bound(&self) -> Result<SpillBound> {
+        Ok(*self.inner.spill_bound.lock().map_err(poisoned)?)
     }
 
     /// Open a protected object for writing. It starts from the object's state in
@@ -221,6 +245,8 @@ impl Session {
             object: object.clone(),
             state: serde_json::Value::Null,
             folders: BTreeMap::new(),
+            entry: None,
+            changed: true,
         };
         if let Some(entry) = base {
             work.state = entry.state;
@@ -231,10 +257,7 @@ impl Session {
                     FolderWork {
                         name: f.name,
                         parent: f.parent,
-                        base: f.pages,
-                        items: None,
-                        base_bytes: f.bytes,
-                        dirty: false,
+                        listing: Listing::new(f.pages, f.bytes),
                     },
                 );
             }
@@ -395,7 +418,7 @@ impl Session {
         Ok((ids, total))
     }
 
-    async fn store_tree<T: serde::Serialize>(&self, value: &T) -> Result<Id> {
+    pub(crate) async fn store_tree<T: serde::Serialize>(&self, value: &T) -> Result<Id> {
         let json = serde_json::to_vec(value)
             .map_err(|e| Error::Invalid(format!("cannot encode tree: {e}")))?;
         let prepared = self.prepare_blocking(vec![Bytes::from(json)]).await?;
@@ -504,78 +527,50 @@ impl Session {
         self.write_index().await
     }
 
-    /// Write the trees of every object and return their entries.
+    /// Write the trees of every changed object and return the entries of all.
+    /// Written listings are released (only their page references stay), and an
+    /// object unchanged since its last write costs only its entry.
     async fn object_entries(&self) -> Result<Vec<ObjectEntry>> {
         let works: Vec<_> = self.inner.objects.lock().await.values().cloned().collect();
         let mut entries = Vec::with_capacity(works.len());
         for w in works {
             let mut w = w.lock().await;
+            if !w.changed
+                && let Some(entry) = &w.entry
+            {
+                entries.push(entry.clone());
+                continue;
+            }
             let mut tree = ObjectTree::default();
             let (mut items, mut bytes) = (0u64, 0u64);
-            let folder_ids: Vec<String> = w.folders.keys().cloned().collect();
-            for fid in folder_ids {
-                let repo = self.inner.repo.clone();
-                let f = w
-                    .folders
-                    .get_mut(&fid)
-                    .ok_or_else(|| Error::Task("folder vanished".into()))?;
-                if f.dirty {
-                    let list = f
-                        .items
-                        .as_ref()
-                        .map(|m| m.values().cloned().collect::<Vec<_>>())
-                        .unwrap_or_default();
-                    f.base = self.write_pages(&repo, &list).await?;
-                    f.dirty = false;
-                }
-                let count: u64 = f.base.iter().map(|p| u64::from(p.count)).sum();
-                let size: u64 = match &f.items {
-                    Some(m) => m.values().map(|i| i.size).sum(),
-                    None => f.base_bytes,
-                };
+            for (fid, f) in w.folders.iter_mut() {
+                f.listing.write(self).await?;
+                let (pages, count, size) = f.listing.written();
                 items += count;
                 bytes += size;
                 tree.folders.push(FolderEntry {
                     id: fid.clone(),
                     name: f.name.clone(),
                     parent: f.parent.clone(),
-                    pages: f.base.clone(),
+                    pages: pages.to_vec(),
                     items: count,
                     bytes: size,
                 });
             }
             let tree_id = self.store_tree(&tree).await?;
-            entries.push(ObjectEntry {
+            let entry = ObjectEntry {
                 object: w.object.clone(),
                 state: w.state.clone(),
                 tree: tree_id,
                 items,
                 bytes,
-            });
+            };
+            w.entry = Some(entry.clone());
+            w.changed = false;
+            entries.push(entry);
         }
         entries.sort_by(|a, b| a.object.id.cmp(&b.object.id));
         Ok(entries)
-    }
-
-    async fn write_pages(&self, repo: &Repository, items: &[ItemEntry]) -> Result<Vec<PageRef>> {
-        let mut pages = Vec::new();
-        let mut page: Vec<ItemEntry> = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            page.push(item.clone());
-            // Content-defined page ends: inserting one item changes one page.
-            let boundary = repo.codec.blob_id(item.id.as_bytes()).0[0] == 0;
-            if boundary || page.len() >= PAGE_MAX_ITEMS || i + 1 == items.len() {
-                let first = page[0].id.clone();
-                let count = page.len() as u32;
-                let blob = self
-                    .store_tree(&ListingPage {
-                        items: std::mem::take(&mut page),
-                    })
-                    .await?;
-                pages.push(PageRef { blob, first, count });
-            }
-        }
-        Ok(pages)
     }
 
     /// Make everything written so far durable and resumable

@@ -1,0 +1,265 @@
+//! A folder's listing while a session changes it: the base pages (from the
+//! restore point or checkpoint the session started from, or from its own last
+//! checkpoint) plus this session's changes ([`ChangeSet`], bounded in memory).
+//! Nothing of the base is held but its page references: lookups binary-search
+//! the pages by their first id and read one page (a small cache of decoded pages
+//! serves repeated probes); writing streams base pages ⊕ changes into new pages,
+//! reusing untouched pages as they are, so memory does not grow with the folder.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+use crate::id::Id;
+use crate::manifest::{ItemEntry, ListingPage, PageRef};
+use crate::repository::Repository;
+use crate::session::{Session, poisoned};
+use crate::spill::{ChangeSet, SpillBound};
+
+/// Pages end after an item whose keyed id hash starts with 0 or at this size.
+pub(crate) const PAGE_MAX_ITEMS: usize = 2048;
+
+/// Decoded listing pages recently probed, bounded by their encoded size.
+pub(crate) struct PageCache {
+    pages: Mutex<VecDeque<(Id, Arc<ListingPage>, usize)>>,
+    budget: usize,
+}
+
+impl PageCache {
+    pub(crate) fn new(budget: usize) -> PageCache {
+        PageCache {
+            pages: Mutex::new(VecDeque::new()),
+            budget,
+        }
+    }
+
+    async fn page(&self, repo: &Repository, id: &Id) -> Result<Arc<ListingPage>> {
+        {
+            let mut pages = self.pages.lock().map_err(poisoned)?;
+            if let Some(pos) = pages.iter().position(|(p, _, _)| p == id) {
+                // Most recently used at the back.
+                if let Some(hit) = pages.remove(pos) {
+                    let page = hit.1.clone();
+                    pages.push_back(hit);
+                    return Ok(page);
+                }
+            }
+        }
+        let (page, size) = load_page(repo, id).await?;
+        let page = Arc::new(page);
+        let mut pages = self.pages.lock().map_err(poisoned)?;
+        pages.push_back((*id, page.clone(), size));
+        let mut total: usize = pages.iter().map(|(_, _, s)| s).sum();
+        while total > self.budget && pages.len() > 1 {
+            if let Some((_, _, s)) = pages.pop_front() {
+                total -= s;
+            }
+        }
+        Ok(page)
+    }
+}
+
+/// Read one listing page (not cached); also returns its plaintext size.
+async fn load_page(repo: &Repository, id: &Id) -> Result<(ListingPage, usize)> {
+    let data = repo.load_blob(id).await?;
+    let page = serde_json::from_slice(&data)
+        .map_err(|e| Error::corrupt(format!("listing page {id}"), format!("invalid JSON: {e}")))?;
+    Ok((page, data.len()))
+}
+
+/// A folder's items: base pages plus this session's changes.
+#[derive(Default)]
+pub(crate) struct Listing {
+    pages: Vec<PageRef>,
+    /// Total size of the items in `pages`.
+    bytes: u64,
+    changes: ChangeSet,
+}
+
+impl Listing {
+    pub(crate) fn new(pages: Vec<PageRef>, bytes: u64) -> Listing {
+        Listing {
+            pages,
+            bytes,
+            changes: ChangeSet::default(),
+        }
+    }
+
+    /// Pages, item count and bytes as last written.
+    pub(crate) fn written(&self) -> (&[PageRef], u64, u64) {
+        let count = self.pages.iter().map(|p| u64::from(p.count)).sum();
+        (&self.pages, count, self.bytes)
+    }
+
+    pub(crate) fn put(&mut self, entry: ItemEntry, bound: SpillBound) -> Result<()> {
+        self.changes.put(entry.id.clone(), Some(entry), bound)
+    }
+
+    pub(crate) fn delete(&mut self, id: &str, bound: SpillBound) -> Result<()> {
+        self.changes.put(id.to_string(), None, bound)
+    }
+
+    /// The item as currently recorded (changes first, then one base page).
+    pub(crate) async fn get(
+        &self,
+        repo: &Repository,
+        cache: &PageCache,
+        id: &str,
+    ) -> Result<Option<ItemEntry>> {
+        if let Some(change) = self.changes.get(id)? {
+            return Ok(change);
+        }
+        let at = self.pages.partition_point(|p| p.first.as_str() <= id);
+        let Some(page) = at.checked_sub(1).and_then(|i| self.pages.get(i)) else {
+            return Ok(None);
+        };
+        let page = cache.page(repo, &page.blob).await?;
+        Ok(page
+            .items
+            .binary_search_by(|i| i.id.as_str().cmp(id))
+            .ok()
+            .and_then(|k| page.items.get(k).cloned()))
+    }
+
+    /// Ids of every item currently recorded, in order (one page in memory at a time).
+    pub(crate) async fn ids(&self, repo: &Repository) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut changes = self.changes.merged()?;
+        for p in &self.pages {
+            let (page, _) = load_page(repo, &p.blob).await?;
+            for item in page.items {
+                while let Some(id) = changes.peek_id()
+                    && id < item.id.as_str()
+                {
+                    if let Some((id, Some(_))) = changes.next()? {
+                        out.push(id);
+                    }
+                }
+                if changes.peek_id() == Some(item.id.as_str()) {
+                    if let Some((id, Some(_))) = changes.next()? {
+                        out.push(id);
+                    }
+                } else {
+                    out.push(item.id);
+                }
+            }
+        }
+        while let Some(c) = changes.next()? {
+            if let (id, Some(_)) = c {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Write the listing as pages (base ⊕ changes, streamed) and make them the
+    /// new base; the changes are released.
+    pub(crate) async fn write(&mut self, session: &Session) -> Result<()> {
+        if self.changes.is_empty() {
+            return Ok(());
+        }
+        let repo = session.inner.repo.clone();
+        let mut out = PageWriter::default();
+        let mut replaced_bytes = 0u64;
+        {
+            let mut changes = self.changes.merged()?;
+            for (i, page) in self.pages.iter().enumerate() {
+                let upper = self.pages.get(i + 1).map(|p| p.first.as_str());
+                // Changes before the first page.
+                while let Some(id) = changes.peek_id()
+                    && id < page.first.as_str()
+                {
+                    if let Some((_, Some(e))) = changes.next()? {
+                        out.push(session, e).await?;
+                    }
+                }
+                let touched = changes
+                    .peek_id()
+                    .is_some_and(|id| upper.is_none_or(|u| id < u));
+                if !touched && out.is_empty() {
+                    // A page starting fresh with the same items ends at the same
+                    // place: keep it as it is (same blob, nothing to read).
+                    out.pages.push(page.clone());
+                    continue;
+                }
+                let (base, _) = load_page(&repo, &page.blob).await?;
+                for item in base.items {
+                    replaced_bytes += item.size;
+                    while let Some(id) = changes.peek_id()
+                        && id < item.id.as_str()
+                    {
+                        if let Some((_, Some(e))) = changes.next()? {
+                            out.push(session, e).await?;
+                        }
+                    }
+                    if changes.peek_id() == Some(item.id.as_str()) {
+                        if let Some((_, Some(e))) = changes.next()? {
+                            out.push(session, e).await?;
+                        }
+                    } else {
+                        out.push(session, item).await?;
+                    }
+                }
+                if let Some(u) = upper {
+                    while let Some(id) = changes.peek_id()
+                        && id < u
+                    {
+                        if let Some((_, Some(e))) = changes.next()? {
+                            out.push(session, e).await?;
+                        }
+                    }
+                }
+            }
+            while let Some(c) = changes.next()? {
+                if let (_, Some(e)) = c {
+                    out.push(session, e).await?;
+                }
+            }
+            out.flush(session).await?;
+        }
+        self.bytes = self.bytes.saturating_sub(replaced_bytes) + out.bytes;
+        self.pages = out.pages;
+        self.changes = ChangeSet::default();
+        Ok(())
+    }
+}
+
+/// Cuts a sorted stream of items into pages at content-defined boundaries.
+#[derive(Default)]
+struct PageWriter {
+    page: Vec<ItemEntry>,
+    pages: Vec<PageRef>,
+    /// Bytes of the items written (not of reused pages).
+    bytes: u64,
+}
+
+impl PageWriter {
+    fn is_empty(&self) -> bool {
+        self.page.is_empty()
+    }
+
+    async fn push(&mut self, session: &Session, item: ItemEntry) -> Result<()> {
+        // Content-defined page ends: inserting one item changes one page.
+        let boundary = session.inner.repo.codec.blob_id(item.id.as_bytes()).0[0] == 0;
+        self.bytes += item.size;
+        self.page.push(item);
+        if boundary || self.page.len() >= PAGE_MAX_ITEMS {
+            self.flush(session).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, session: &Session) -> Result<()> {
+        let Some(first) = self.page.first().map(|i| i.id.clone()) else {
+            return Ok(());
+        };
+        let count = self.page.len() as u32;
+        let blob = session
+            .store_tree(&ListingPage {
+                items: std::mem::take(&mut self.page),
+            })
+            .await?;
+        self.pages.push(PageRef { blob, first, count });
+        Ok(())
+    }
+}
