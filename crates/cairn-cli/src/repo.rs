@@ -1,5 +1,5 @@
 //! `cairn repo …`: backup repositories — create, attach, list, show, check,
-//! verify, prune, stats, passwd, unlock — plus hidden commands that write and
+//! verify, forget, prune, stats, passwd, unlock — plus hidden commands that write and
 //! read test data (`put-dir`, `get-dir`) for the crash test and the benchmark.
 //!
 //! The repository password comes from `--password-stdin`, `CAIRN_REPO_PASSWORD`
@@ -89,6 +89,16 @@ pub enum RepoCommand {
         #[command(flatten)]
         password: PasswordArgs,
     },
+    /// Remove restore points (their manifests); `prune` then frees the data
+    /// only they referenced.
+    Forget {
+        name: String,
+        /// Restore point ids, as `cairn repo show` lists them.
+        #[arg(required = true, value_name = "RESTORE_POINT")]
+        restore_points: Vec<uuid::Uuid>,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
     /// Remove data no restore point references; repack partly used packs.
     Prune {
         name: String,
@@ -117,6 +127,9 @@ pub enum RepoCommand {
         remove: Option<String>,
         #[command(flatten)]
         password: PasswordArgs,
+        /// Argon2id memory in MiB for the new key slot (default 64).
+        #[arg(long, hide = true)]
+        kdf_memory_mib: Option<u32>,
     },
     /// Remove stale locks (--all: every lock; only when nothing uses the repository).
     Unlock {
@@ -161,12 +174,7 @@ pub async fn run(data_dir: &Path, cmd: RepoCommand) -> Result<ExitCode> {
             } else {
                 CreateOptions::encrypted(read_new_password(password.password_stdin, true)?.to_vec())
             };
-            if let Some(m) = kdf_memory_mib {
-                opts.kdf = KdfParams {
-                    memory_kib: m.max(1) * 1024,
-                    ..KdfParams::default()
-                };
-            }
+            opts.kdf = kdf_params(kdf_memory_mib);
             if let Some(p) = pack_size_mib {
                 opts.pack_size = p.max(1) << 20;
             }
@@ -285,6 +293,19 @@ pub async fn run(data_dir: &Path, cmd: RepoCommand) -> Result<ExitCode> {
             )
             .await
         }
+        RepoCommand::Forget {
+            name,
+            restore_points,
+            password,
+        } => {
+            let repo = open(&catalog, &name, password.password_stdin).await?;
+            repo.forget_restore_points(&restore_points).await?;
+            for id in &restore_points {
+                println!("forgot restore point {id}");
+            }
+            println!("run `cairn repo prune {name}` to free the data only they referenced");
+            Ok(ExitCode::SUCCESS)
+        }
         RepoCommand::Prune {
             name,
             dry_run,
@@ -346,8 +367,10 @@ pub async fn run(data_dir: &Path, cmd: RepoCommand) -> Result<ExitCode> {
             label,
             remove,
             password,
+            kdf_memory_mib,
         } => {
             let repo = open(&catalog, &name, password.password_stdin).await?;
+            let kdf = kdf_params(kdf_memory_mib);
             if let Some(slot) = remove {
                 repo.remove_key(&slot).await?;
                 println!("removed key slot {slot}");
@@ -355,10 +378,10 @@ pub async fn run(data_dir: &Path, cmd: RepoCommand) -> Result<ExitCode> {
             }
             let new = read_second_password(password.password_stdin)?;
             if add {
-                let id = repo.add_key(&new, &label, KdfParams::default()).await?;
+                let id = repo.add_key(&new, &label, kdf).await?;
                 println!("added key slot {id} ({label})");
             } else {
-                let id = repo.change_password(&new, KdfParams::default()).await?;
+                let id = repo.change_password(&new, kdf).await?;
                 println!("password changed (key slot {id}); no data was rewritten");
             }
             Ok(ExitCode::SUCCESS)
@@ -383,6 +406,17 @@ pub async fn run(data_dir: &Path, cmd: RepoCommand) -> Result<ExitCode> {
         }
         RepoCommand::PutDir(args) => data::put_dir(&catalog, args).await,
         RepoCommand::GetDir(args) => data::get_dir(&catalog, args).await,
+    }
+}
+
+/// Key slot parameters: the default, or a lower memory cost (tests, small machines).
+fn kdf_params(memory_mib: Option<u32>) -> KdfParams {
+    match memory_mib {
+        Some(m) => KdfParams {
+            memory_kib: m.max(1) * 1024,
+            ..KdfParams::default()
+        },
+        None => KdfParams::default(),
     }
 }
 

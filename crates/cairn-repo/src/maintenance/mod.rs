@@ -1,8 +1,9 @@
 //! Maintenance: `check` (structure and references, optionally reading and
-//! re-hashing data), `prune` (drop what no restore point references, repack
-//! partly used packs) and `stats`.
+//! re-hashing data), `forget` (remove restore points), `prune` (drop what no
+//! restore point references, repack partly used packs) and `stats`.
 
 mod check;
+mod forget;
 mod prune;
 mod stats;
 

@@ -142,6 +142,14 @@ impl Repository {
         if opts.dry_run {
             return Ok(report);
         }
+        // One line per step, so an operator (and the kill test) sees where a
+        // long prune is.
+        tracing::info!(
+            used_blobs = report.used_blobs,
+            keep = keep.len(),
+            "prune step 1/4: repacking {} packs",
+            repack.len()
+        );
 
         // (1) Repack: copy still-used blobs as stored (no re-encryption).
         let mut builder = PackBuilder::with_target(self.config.pack_size);
@@ -182,6 +190,10 @@ impl Repository {
         }
 
         // (2) New complete index.
+        tracing::info!(
+            packs_written = new_packs.len(),
+            "prune step 2/4: writing the new index"
+        );
         let all: Vec<IndexPack> = keep.into_iter().chain(new_packs).collect();
         let mut written = Vec::new();
         for chunk in all.chunks(INDEX_FILE_MAX_PACKS) {
@@ -199,6 +211,10 @@ impl Repository {
         }
 
         // (3) Old index files.
+        tracing::info!(
+            "prune step 3/4: deleting {} old index files",
+            index_files.len()
+        );
         for name in &index_files {
             if !written.contains(name) {
                 self.backend.delete(name).await?;
@@ -209,6 +225,10 @@ impl Repository {
         }
 
         // (4) Obsolete and unindexed packs.
+        tracing::info!(
+            "prune step 4/4: deleting {} packs",
+            delete.len() + unindexed.len()
+        );
         for id in delete.iter().chain(unindexed.iter()) {
             self.backend.delete(&pack_name(id)).await?;
         }
