@@ -85,6 +85,17 @@ impl MailClient {
         Ok(body_stream(response, permit))
     }
 
+    /// One message's properties (those the messages delta selects), by id: tells
+    /// whether a message that could not be read still exists, and where.
+    pub async fn message(&self, user: &str, message: &str) -> Result<Value> {
+        let url = self.v1(&format!(
+            "/users/{}/messages/{}?$select={MESSAGE_SELECT}",
+            segment(user),
+            segment(message)
+        ));
+        self.get_json(user, &url, None).await
+    }
+
     /// Start URL of a calendar delta round: `calendarView/delta` over `start`..`end`
     /// (ISO 8601), the v1.0 way to track events (occurrences of series included).
     pub fn calendar_delta_url(&self, user: &str, start: &str, end: &str) -> String {
