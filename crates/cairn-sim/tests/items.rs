@@ -15,63 +15,6 @@ const G: &str = "graph.microsoft.com";
 const T: &str = "fabrikam";
 const ANN: &str = "ann@fabrikam.com";
 
-async fn app_token(sim: &Sim) -> String {
-    let pem = sim
-        .handle
-        .app_credential_pem("fabrikam.com", FABRIKAM_APP)
-        .unwrap();
-    let (s, b) = sim
-        .app_token_cert(
-            "fabrikam.com",
-            FABRIKAM_APP,
-            &pem,
-            "https://graph.microsoft.com/.default",
-        )
-        .await;
-    assert_eq!(s, 200, "{b}");
-    b["access_token"].as_str().unwrap().to_string()
-}
-
-/// Follows a delta round: (items by id, removed ids, deltaLink).
-async fn round(
-    sim: &Sim,
-    start: &str,
-    token: &str,
-) -> (BTreeMap<String, Value>, BTreeSet<String>, String) {
-    let mut url = start.to_string();
-    let (mut items, mut removed) = (BTreeMap::new(), BTreeSet::new());
-    loop {
-        let r = sim
-            .http
-            .get(&url)
-            .bearer_auth(token)
-            .header("Prefer", "odata.maxpagesize=4")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{url}");
-        let b: Value = r.json().await.unwrap();
-        for v in b["value"].as_array().unwrap() {
-            let id = v["id"].as_str().unwrap().to_string();
-            if v.get("@removed").is_some() {
-                removed.insert(id);
-            } else {
-                items.insert(id, v.clone());
-            }
-        }
-        match b["@odata.nextLink"].as_str() {
-            Some(n) => url = n.to_string(),
-            None => {
-                return (
-                    items,
-                    removed,
-                    b["@odata.deltaLink"].as_str().unwrap().to_string(),
-                );
-            }
-        }
-    }
-}
-
 #[tokio::test]
 async fn calendar_view_delta_tracks_event_changes() {
     let sim = start().await;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use cairn_sim::ThrottleConfig;
 use cairn_sim::admin::{Mutation, target};
@@ -14,82 +14,6 @@ use serde_json::{Value, json};
 const G: &str = "graph.microsoft.com";
 const T: &str = "fabrikam";
 const ANN: &str = "ann@fabrikam.com";
-
-async fn app_token(sim: &Sim) -> String {
-    let pem = sim
-        .handle
-        .app_credential_pem("fabrikam.com", FABRIKAM_APP)
-        .unwrap();
-    let (s, b) = sim
-        .app_token_cert(
-            "fabrikam.com",
-            FABRIKAM_APP,
-            &pem,
-            "https://graph.microsoft.com/.default",
-        )
-        .await;
-    assert_eq!(s, 200, "{b}");
-    b["access_token"].as_str().unwrap().to_string()
-}
-
-/// GET with a Prefer header; (status, headers, body).
-async fn get_pref(
-    sim: &Sim,
-    url: &str,
-    token: &str,
-    prefer: Option<&str>,
-) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut r = sim.http.get(url).bearer_auth(token);
-    if let Some(p) = prefer {
-        r = r.header("Prefer", p);
-    }
-    let r = r.send().await.unwrap();
-    let s = r.status().as_u16();
-    let h = r.headers().clone();
-    let text = r.text().await.unwrap();
-    (
-        s,
-        h,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-/// Follows a delta round to its end: (items by id, removed ids, deltaLink, pages).
-async fn round(
-    sim: &Sim,
-    start: &str,
-    token: &str,
-    page: usize,
-) -> (BTreeMap<String, Value>, BTreeSet<String>, String, usize) {
-    let prefer = format!("odata.maxpagesize={page}");
-    let mut url = start.to_string();
-    let (mut items, mut removed, mut pages) = (BTreeMap::new(), BTreeSet::new(), 0);
-    loop {
-        let (s, h, b) = get_pref(sim, &url, token, Some(&prefer)).await;
-        assert_eq!(s, 200, "{url}: {b}");
-        assert_eq!(h["preference-applied"], prefer.as_str());
-        pages += 1;
-        let value = b["value"].as_array().unwrap();
-        assert!(value.len() <= page);
-        for v in value {
-            let id = v["id"].as_str().unwrap().to_string();
-            if v.get("@removed").is_some() {
-                assert_eq!(v["@removed"]["reason"], "deleted");
-                removed.insert(id);
-            } else {
-                items.insert(id, v.clone());
-            }
-        }
-        if let Some(next) = b["@odata.nextLink"].as_str() {
-            assert!(next.contains("$skiptoken="), "{next}");
-            url = next.to_string();
-        } else {
-            let delta = b["@odata.deltaLink"].as_str().unwrap().to_string();
-            assert!(delta.contains("$deltatoken="), "{delta}");
-            return (items, removed, delta, pages);
-        }
-    }
-}
 
 fn delta_url(user: &str, folder: &str) -> String {
     format!("https://{G}/v1.0/users/{user}/mailFolders/{folder}/messages/delta")
@@ -198,7 +122,7 @@ async fn delta_pages_and_mime_match_the_store() {
         .map(|m| m.id)
         .collect();
     assert!(expected.len() > 3, "the corpus puts mail in the inbox");
-    let (items, removed, _, pages) = round(&sim, &delta_url(ANN, "inbox"), &token, 3).await;
+    let (items, removed, _, pages) = delta_round(&sim, &delta_url(ANN, "inbox"), &token, 3).await;
     assert!(removed.is_empty());
     assert_eq!(items.keys().cloned().collect::<BTreeSet<_>>(), expected);
     assert_eq!(pages, expected.len().div_ceil(3));
@@ -256,8 +180,8 @@ async fn delta_pages_and_mime_match_the_store() {
 async fn delta_link_reports_adds_edits_moves_and_deletes() {
     let sim = start().await;
     let token = app_token(&sim).await;
-    let (items, _, inbox_link, _) = round(&sim, &delta_url(ANN, "inbox"), &token, 5).await;
-    let (_, _, archive_link, _) = round(&sim, &delta_url(ANN, "archive"), &token, 5).await;
+    let (items, _, inbox_link, _) = delta_round(&sim, &delta_url(ANN, "inbox"), &token, 5).await;
+    let (_, _, archive_link, _) = delta_round(&sim, &delta_url(ANN, "archive"), &token, 5).await;
     let ids: Vec<String> = items.keys().cloned().collect();
     assert!(ids.len() >= 5);
     let t = || target(T, ANN, false);
@@ -310,7 +234,7 @@ async fn delta_link_reports_adds_edits_moves_and_deletes() {
         })
         .unwrap();
 
-    let (changed, removed, inbox_link2, _) = round(&sim, &inbox_link, &token, 2).await;
+    let (changed, removed, inbox_link2, _) = delta_round(&sim, &inbox_link, &token, 2).await;
     assert_eq!(
         changed.keys().cloned().collect::<BTreeSet<_>>(),
         BTreeSet::from([added.clone(), ids[0].clone(), ids[1].clone()])
@@ -332,7 +256,7 @@ async fn delta_link_reports_adds_edits_moves_and_deletes() {
         mime
     );
     // The moved message shows up in the archive folder's delta, same id.
-    let (moved_in, gone, _, _) = round(&sim, &archive_link, &token, 10).await;
+    let (moved_in, gone, _, _) = delta_round(&sim, &archive_link, &token, 10).await;
     assert!(gone.is_empty());
     assert_eq!(
         moved_in.keys().cloned().collect::<Vec<_>>(),
@@ -347,7 +271,7 @@ async fn delta_link_reports_adds_edits_moves_and_deletes() {
     );
     assert!(!all.iter().any(|m| m.id == ids[4]));
     // Nothing changed since: an empty round.
-    let (c, r, _, pages) = round(&sim, &inbox_link2, &token, 10).await;
+    let (c, r, _, pages) = delta_round(&sim, &inbox_link2, &token, 10).await;
     assert!(c.is_empty() && r.is_empty());
     assert_eq!(pages, 1);
 }
@@ -356,7 +280,7 @@ async fn delta_link_reports_adds_edits_moves_and_deletes() {
 async fn expired_and_foreign_tokens_answer_as_exchange() {
     let sim = start().await;
     let token = app_token(&sim).await;
-    let (_, _, link, _) = round(&sim, &delta_url(ANN, "inbox"), &token, 50).await;
+    let (_, _, link, _) = delta_round(&sim, &delta_url(ANN, "inbox"), &token, 50).await;
     // Mid-round links expire too.
     let (_, _, first) = get_pref(
         &sim,
@@ -388,7 +312,7 @@ async fn expired_and_foreign_tokens_answer_as_exchange() {
         assert_eq!(b["error"]["code"], "syncStateNotFound");
     }
     // Starting over works and gives a token that is valid again.
-    let (items, _, link, _) = round(&sim, &delta_url(ANN, "inbox"), &token, 50).await;
+    let (items, _, link, _) = delta_round(&sim, &delta_url(ANN, "inbox"), &token, 50).await;
     assert!(!items.is_empty());
     let (s, _) = sim.get(&link, &token).await;
     assert_eq!(s, 200);

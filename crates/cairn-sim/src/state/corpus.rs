@@ -11,6 +11,7 @@ use serde_json::json;
 use super::TenantState;
 use super::mailbox::{CorpusRef, Entry, Mailbox, item_id};
 use super::message::{Content, Message};
+use super::series;
 use crate::scenario::{MailboxKind, Scenario};
 
 /// How much mail every mailbox holds, and which tenant gets generated users.
@@ -215,9 +216,11 @@ fn fill(m: &mut Mailbox, generator: &Arc<Generator>, index: usize, primary: bool
                 version: 1,
                 seq: 0,
                 window,
+                series: Default::default(),
             },
         );
     }
+    recurring_series(m);
     let Some(contacts) = m.contact_folders.first().map(|f| f.id.clone()) else {
         return;
     };
@@ -248,8 +251,61 @@ fn fill(m: &mut Mailbox, generator: &Arc<Generator>, index: usize, primary: bool
                 version: 1,
                 seq: 0,
                 window: None,
+                series: Default::default(),
             },
         );
+    }
+}
+
+/// Every calendar holds recurring series with what real ones accumulate: if the
+/// corpus made none, the second event becomes a weekly series of ten; in each series
+/// the second occurrence is moved an hour later (an exception) and the third cancelled.
+fn recurring_series(m: &mut Mailbox) {
+    if !m.events.values().any(series::is_master)
+        && let Some(e) = m.events.values_mut().nth(1)
+        && let Some(first) = e.json["start"]["dateTime"]
+            .as_str()
+            .map(|s| s.chars().take(10).collect::<String>())
+        && let Some(day) = super::recurrence::parse_date(&first)
+    {
+        let end = super::recurrence::format_date(day + time::Duration::weeks(9));
+        e.json["recurrence"] = json!({
+            "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": [day.weekday().to_string().to_lowercase()], "firstDayOfWeek": "sunday"},
+            "range": {"type": "endDate", "startDate": first, "endDate": end, "recurrenceTimeZone": e.json["start"]["timeZone"]},
+        });
+    }
+    let masters: Vec<String> = m
+        .events
+        .values()
+        .filter(|e| series::is_master(e))
+        .map(|e| e.id.clone())
+        .collect();
+    for id in masters {
+        let Some(e) = m.events.get(&id) else { continue };
+        let instances = m.instances(e);
+        let mut changes = series::Series::default();
+        if let Some(i) = instances.get(1) {
+            let mut patch = series::shifted(&i.json, 3600);
+            patch["subject"] = json!(format!(
+                "{} (moved)",
+                i.json["subject"].as_str().unwrap_or("")
+            ));
+            changes.exceptions.insert(
+                i.date.clone(),
+                series::Exception {
+                    patch,
+                    version: 1,
+                    seq: 0,
+                },
+            );
+        }
+        if let Some(i) = instances.get(2) {
+            changes.cancelled.insert(i.date.clone(), 0);
+        }
+        changes.version = 1;
+        if let Some(e) = m.events.get_mut(&id) {
+            e.series = changes;
+        }
     }
 }
 

@@ -63,13 +63,28 @@ impl Mailbox {
                 version: 1,
                 seq,
                 window,
+                series: Default::default(),
             },
         );
         Ok(id)
     }
 
-    /// Merges `patch` into an event's or contact's JSON.
+    /// The container key of the events delta (series masters and single instances),
+    /// apart from the calendar view's, so their tokens and removals do not mix.
+    pub fn events_container(&self) -> String {
+        format!("{}/events", self.calendar_id())
+    }
+
+    /// Merges `patch` into an event's or contact's JSON. An occurrence id makes (or
+    /// changes) an exception of its series.
     pub fn edit_entry(&mut self, kind: Kind, id: &str, patch: Value) -> Result<(), StoreError> {
+        if kind == Kind::Event && !self.events.contains_key(id) {
+            let (master, date) = self
+                .find_occurrence(id)
+                .ok_or_else(|| StoreError::NoItem(id.into()))?;
+            return self.edit_occurrence(&master, &date, patch);
+        }
+        let before = self.instance_ids(id);
         let seq = self.next_seq();
         let e = self
             .entries(kind)
@@ -85,15 +100,35 @@ impl Mailbox {
         }
         e.version += 1;
         e.seq = seq;
+        // A changed pattern can drop occurrences: the calendar view reports them gone.
+        let after = self.instance_ids(id);
+        self.log_instances_gone(before.into_iter().filter(|i| !after.contains(i)).collect());
         Ok(())
     }
 
-    /// Deletes an event or a contact.
+    /// Deletes an event or a contact. An occurrence id cancels that occurrence; a
+    /// series master takes its occurrences with it.
     pub fn delete_entry(&mut self, kind: Kind, id: &str) -> Result<(), StoreError> {
+        if kind == Kind::Event && !self.events.contains_key(id) {
+            let (master, date) = self
+                .find_occurrence(id)
+                .ok_or_else(|| StoreError::NoItem(id.into()))?;
+            return self.cancel_occurrence(&master, &date);
+        }
+        let instances = self.instance_ids(id);
         let e = self
             .entries(kind)
             .remove(id)
             .ok_or_else(|| StoreError::NoItem(id.into()))?;
+        if kind == Kind::Event {
+            let events = self.events_container();
+            self.log_removal(kind, &events, id);
+            if super::series::is_master(&e) {
+                // The view never showed the master, only its instances.
+                self.log_instances_gone(instances);
+                return Ok(());
+            }
+        }
         self.log_removal(kind, &e.folder, id);
         Ok(())
     }
@@ -101,7 +136,7 @@ impl Mailbox {
     /// Graph JSON of an event or contact.
     pub fn entry_json(&self, e: &Entry, kind: Kind) -> Value {
         let mut map = Map::new();
-        let ck = change_key(&e.id, e.version);
+        let ck = change_key(&e.id, e.version + e.series.version);
         map.insert("@odata.etag".into(), json!(format!("W/\"{ck}\"")));
         map.insert("id".into(), json!(e.id));
         map.insert("changeKey".into(), json!(ck));

@@ -96,6 +96,8 @@ pub struct Entry {
     pub seq: u64,
     /// Start/end Unix seconds (events; for calendarView windows).
     pub window: Option<(i64, i64)>,
+    /// Exceptions and cancelled occurrences (series masters; empty otherwise).
+    pub series: super::series::Series,
 }
 
 /// A message's MIME, not yet built.

@@ -9,6 +9,8 @@ pub mod delta;
 pub mod entries;
 pub mod mailbox;
 pub mod message;
+pub mod recurrence;
+pub mod series;
 
 use std::collections::BTreeMap;
 

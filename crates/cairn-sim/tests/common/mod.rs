@@ -2,6 +2,7 @@
 //! client that resolves Microsoft's host names to it and trusts its CA, get tokens.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 use cairn_sim::{Scenario, SimHandle, SimOptions, Simulator};
@@ -260,4 +261,92 @@ pub fn sign_assertion(
     )
     .unwrap();
     format!("{input}.{}", b64url(&sig))
+}
+
+/// An app-only Graph token of fabrikam's pre-registered app (certificate).
+pub async fn app_token(sim: &Sim) -> String {
+    let pem = sim
+        .handle
+        .app_credential_pem("fabrikam.com", FABRIKAM_APP)
+        .unwrap();
+    let (s, b) = sim
+        .app_token_cert(
+            "fabrikam.com",
+            FABRIKAM_APP,
+            &pem,
+            "https://graph.microsoft.com/.default",
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    b["access_token"].as_str().unwrap().to_string()
+}
+
+/// GET with a Prefer header; (status, headers, body).
+pub async fn get_pref(
+    sim: &Sim,
+    url: &str,
+    token: &str,
+    prefer: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut r = sim.http.get(url).bearer_auth(token);
+    if let Some(p) = prefer {
+        r = r.header("Prefer", p);
+    }
+    let r = r.send().await.unwrap();
+    let s = r.status().as_u16();
+    let h = r.headers().clone();
+    let text = r.text().await.unwrap();
+    (
+        s,
+        h,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Follows a delta round to its end, checking Graph's paging contract on every page:
+/// (items by id, removed ids, deltaLink, pages).
+pub async fn delta_round(
+    sim: &Sim,
+    start: &str,
+    token: &str,
+    page: usize,
+) -> (BTreeMap<String, Value>, BTreeSet<String>, String, usize) {
+    let prefer = format!("odata.maxpagesize={page}");
+    let mut url = start.to_string();
+    let (mut items, mut removed, mut pages) = (BTreeMap::new(), BTreeSet::new(), 0);
+    loop {
+        let (s, h, b) = get_pref(sim, &url, token, Some(&prefer)).await;
+        assert_eq!(s, 200, "{url}: {b}");
+        assert_eq!(h["preference-applied"], prefer.as_str());
+        pages += 1;
+        let value = b["value"].as_array().unwrap();
+        assert!(value.len() <= page);
+        for v in value {
+            let id = v["id"].as_str().unwrap().to_string();
+            if v.get("@removed").is_some() {
+                assert_eq!(v["@removed"]["reason"], "deleted");
+                removed.insert(id);
+            } else {
+                items.insert(id, v.clone());
+            }
+        }
+        if let Some(next) = b["@odata.nextLink"].as_str() {
+            assert!(next.contains("$skiptoken="), "{next}");
+            url = next.to_string();
+        } else {
+            let delta = b["@odata.deltaLink"].as_str().unwrap().to_string();
+            assert!(delta.contains("$deltatoken="), "{delta}");
+            return (items, removed, delta, pages);
+        }
+    }
+}
+
+/// Follows a delta round with pages of 4: (items by id, removed ids, deltaLink).
+pub async fn round(
+    sim: &Sim,
+    start: &str,
+    token: &str,
+) -> (BTreeMap<String, Value>, BTreeSet<String>, String) {
+    let (items, removed, link, _) = delta_round(sim, start, token, 4).await;
+    (items, removed, link)
 }

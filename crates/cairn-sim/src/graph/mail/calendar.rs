@@ -1,6 +1,8 @@
-//! The primary calendar: `events`, `calendarView` and `calendarView/delta` over a
-//! `startDateTime`..`endDateTime` window (series masters are returned as themselves,
-//! not expanded into occurrences).
+//! The primary calendar: `events` (single instances and series masters),
+//! `calendarView` and `calendarView/delta` over a `startDateTime`..`endDateTime` window
+//! (single instances, occurrences and exceptions of series: masters are expanded),
+//! `events/{id}/instances`, and beta's `events/delta` (masters and single instances)
+//! with the master's `cancelledOccurrences` / `exceptionOccurrences`.
 
 use std::collections::HashMap;
 
@@ -8,14 +10,15 @@ use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use http::{HeaderMap, Uri};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::delta::{DeltaRequest, respond};
 use super::{item_not_found, page_of, with_mailbox};
 use crate::graph::{GraphError, caller, entity};
+use crate::server::json_response;
 use crate::server::{Origin, Shared};
-use crate::state::Mailbox;
 use crate::state::mailbox::Kind;
+use crate::state::series::is_master;
 
 type Params = Query<HashMap<String, String>>;
 
@@ -46,14 +49,6 @@ fn instant(p: &HashMap<String, String>, key: &str) -> Result<i64, GraphError> {
         .map_err(|_| bad())
 }
 
-fn in_window(m: &Mailbox, start: i64, end: i64) -> Vec<(u64, String)> {
-    m.events
-        .values()
-        .filter(|e| e.window.is_none_or(|(s, en)| s < end && en > start))
-        .map(|e| (e.seq, e.id.clone()))
-        .collect()
-}
-
 pub(super) async fn view_delta(
     State(sim): State<Shared>,
     Extension(origin): Extension<Origin>,
@@ -72,8 +67,10 @@ pub(super) async fn view_delta(
     };
     with_mailbox(&sim, &c, &id, |uid, m| {
         let (start, end) = window.unwrap_or((i64::MIN, i64::MAX));
-        let present = in_window(m, start, end);
-        let render = |eid: &str| m.events.get(eid).map(|e| m.entry_json(e, Kind::Event));
+        let view = m.calendar_view(start, end);
+        let present = view.iter().map(|(seq, id, _)| (*seq, id.clone())).collect();
+        let json: HashMap<String, Value> = view.into_iter().map(|(_, id, j)| (id, j)).collect();
+        let render = |eid: &str| json.get(eid).cloned();
         respond(
             m,
             Kind::Event,
@@ -95,6 +92,101 @@ pub(super) async fn view_delta(
     })
 }
 
+/// Beta `events/delta`: single instances and series masters, not bounded by a window,
+/// each with only `id`, `type`, `start` and `end` (api/event-delta.md, beta: "Client
+/// to subsequently use GET /events/{id} to expand any events").
+pub(super) async fn events_delta(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path(id): Path<String>,
+    Query(p): Params,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    let max_age = sim.plane.token_max_age();
+    let from = match p.get("startDateTime") {
+        Some(_) => instant(&p, "startDateTime")?,
+        None => i64::MIN,
+    };
+    with_mailbox(&sim, &c, &id, |uid, m| {
+        let present = m
+            .events
+            .values()
+            .filter(|e| is_master(e) || e.window.is_none_or(|(s, _)| s >= from))
+            .map(|e| (e.seq.max(e.series.seq), e.id.clone()))
+            .collect();
+        let render = |eid: &str| {
+            let full = m.events.get(eid).map(|e| m.entry_json(e, Kind::Event))?;
+            Some(json!({
+                "@odata.type": "#microsoft.graph.event",
+                "id": full["id"],
+                "type": full["type"],
+                "start": full["start"],
+                "end": full["end"],
+            }))
+        };
+        respond(
+            m,
+            Kind::Event,
+            &m.events_container(),
+            present,
+            &render,
+            DeltaRequest {
+                origin: &origin,
+                path: uri.path(),
+                params: &p,
+                headers: &headers,
+                context: format!("Collection(event)/users('{uid}')/events"),
+                odata_type: "#microsoft.graph.event",
+                default_size: 10,
+                max_age,
+                version: "/beta",
+            },
+        )
+    })
+}
+
+/// `events/{id}/instances`: the occurrences and exceptions of a series master in a
+/// window (api/event-list-instances.md); a single instance is its own only instance.
+pub(super) async fn instances(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path((id, eid)): Path<(String, String)>,
+    Query(p): Params,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    let (start, end) = (instant(&p, "startDateTime")?, instant(&p, "endDateTime")?);
+    let overlaps = |(s, en): (i64, i64)| s < end && en > start;
+    let (uid, items) = with_mailbox(&sim, &c, &id, |uid, m| {
+        let e = m.events.get(&eid).ok_or_else(item_not_found)?;
+        let items: Vec<Value> = if is_master(e) {
+            m.instances(e)
+                .into_iter()
+                .filter(|i| overlaps(i.window))
+                .map(|i| i.json)
+                .collect()
+        } else {
+            e.window
+                .is_none_or(overlaps)
+                .then(|| m.entry_json(e, Kind::Event))
+                .into_iter()
+                .collect()
+        };
+        Ok((uid, items))
+    })?;
+    page_of(
+        &origin,
+        &p,
+        &headers,
+        &uri,
+        format!("users('{uid}')/events('{eid}')/instances"),
+        items,
+    )
+}
+
 pub(super) async fn view(
     State(sim): State<Shared>,
     Extension(origin): Extension<Origin>,
@@ -106,9 +198,10 @@ pub(super) async fn view(
     let c = caller(&sim, &origin, &headers)?;
     let (start, end) = (instant(&p, "startDateTime")?, instant(&p, "endDateTime")?);
     let (uid, items) = with_mailbox(&sim, &c, &id, |uid, m| {
-        let items: Vec<Value> = in_window(m, start, end)
+        let items: Vec<Value> = m
+            .calendar_view(start, end)
             .into_iter()
-            .filter_map(|(_, eid)| m.events.get(&eid).map(|e| m.entry_json(e, Kind::Event)))
+            .map(|(_, _, j)| j)
             .collect();
         Ok((uid, items))
     })?;
@@ -158,8 +251,7 @@ pub(super) async fn get(
 ) -> Result<Response, GraphError> {
     let c = caller(&sim, &origin, &headers)?;
     let (uid, json) = with_mailbox(&sim, &c, &id, |uid, m| {
-        let e = m.events.get(&eid).ok_or_else(item_not_found)?;
-        Ok((uid, m.entry_json(e, Kind::Event)))
+        Ok((uid, m.event_json(&eid).ok_or_else(item_not_found)?))
     })?;
     Ok(entity(
         &origin,
@@ -167,4 +259,48 @@ pub(super) async fn get(
         json,
         p.get("$select"),
     ))
+}
+
+/// Beta `GET /events/{id}`: the event, and for a series master the ids of its
+/// cancelled occurrences (`OID.{master}.{date}`) and exceptions when `$select`ed.
+pub(super) async fn get_beta(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path((id, eid)): Path<(String, String)>,
+    Query(p): Params,
+    headers: HeaderMap,
+) -> Result<Response, GraphError> {
+    let c = caller(&sim, &origin, &headers)?;
+    let (uid, mut json) = with_mailbox(&sim, &c, &id, |uid, m| {
+        let mut json = m.event_json(&eid).ok_or_else(item_not_found)?;
+        if let Some(e) = m.events.get(&eid).filter(|e| is_master(e)) {
+            let (cancelled, exceptions) = m.series_ids(e);
+            json["cancelledOccurrences"] = json!(cancelled);
+            json["exceptionOccurrences"] = json!(exceptions);
+        }
+        Ok((uid, json))
+    })?;
+    // The two series properties come only when asked for, as in Graph.
+    let select: Option<Vec<String>> = p
+        .get("$select")
+        .map(|s| s.split(',').map(|f| f.trim().to_string()).collect());
+    json = match &select {
+        Some(fields) => {
+            let mut v = crate::graph::query::select(&json, fields);
+            v["id"] = json["id"].clone();
+            v
+        }
+        None => {
+            if let Some(o) = json.as_object_mut() {
+                o.remove("cancelledOccurrences");
+                o.remove("exceptionOccurrences");
+            }
+            json
+        }
+    };
+    json["@odata.context"] = json!(format!(
+        "{}/beta/$metadata#users('{uid}')/events/$entity",
+        origin.base()
+    ));
+    Ok(json_response(http::StatusCode::OK, &json))
 }

@@ -73,6 +73,16 @@ pub fn router(sim: Shared) -> Router<Shared> {
         .route(&format!("{u}/calendarView"), get(calendar::view))
         .route(&format!("{u}/events"), get(calendar::list))
         .route(&format!("{u}/events/{{eid}}"), get(calendar::get))
+        .route(
+            &format!("{u}/events/{{eid}}/instances"),
+            get(calendar::instances),
+        )
+        .route("/beta/users/{id}/events/delta", get(calendar::events_delta))
+        .route(
+            "/beta/users/{id}/events/delta()",
+            get(calendar::events_delta),
+        )
+        .route("/beta/users/{id}/events/{eid}", get(calendar::get_beta))
         .route(&format!("{u}/contactFolders"), get(contacts::folders))
         .route(
             &format!("{u}/contactFolders/{{fid}}"),
