@@ -14,7 +14,7 @@ use crate::id::Id;
 use crate::manifest::{ItemEntry, ListingPage, PageRef};
 use crate::repository::Repository;
 use crate::session::{Session, poisoned};
-use crate::spill::{ChangeSet, SpillBound};
+use crate::spill::{ChangeSet, Merge, SpillBound};
 
 /// Pages end after an item whose keyed id hash starts with 0 or at this size.
 pub(crate) const PAGE_MAX_ITEMS: usize = 2048;
@@ -68,11 +68,22 @@ async fn load_page(repo: &Repository, id: &Id) -> Result<(ListingPage, usize)> {
 }
 
 /// A folder's items: base pages plus this session's changes.
+///
+/// Pages written at a checkpoint cannot be read back before their pack is
+/// indexed at the end of that checkpoint, so writing is two steps: `write`
+/// freezes the changes and writes the new pages aside (`pending`); lookups keep
+/// using the old base and the frozen changes; `apply`, once the pages are
+/// indexed, makes them the base and releases the frozen changes.
 #[derive(Default)]
 pub(crate) struct Listing {
     pages: Vec<PageRef>,
     /// Total size of the items in `pages`.
     bytes: u64,
+    /// Changes being written, oldest first (more than one only after a failed
+    /// checkpoint).
+    frozen: Vec<ChangeSet>,
+    /// Pages (and their bytes) written from `pages` ⊕ `frozen`, not yet indexed.
+    pending: Option<(Vec<PageRef>, u64)>,
     changes: ChangeSet,
 }
 
@@ -81,14 +92,32 @@ impl Listing {
         Listing {
             pages,
             bytes,
-            changes: ChangeSet::default(),
+            ..Listing::default()
         }
     }
 
     /// Pages, item count and bytes as last written.
     pub(crate) fn written(&self) -> (&[PageRef], u64, u64) {
-        let count = self.pages.iter().map(|p| u64::from(p.count)).sum();
-        (&self.pages, count, self.bytes)
+        let (pages, bytes) = match &self.pending {
+            Some((pages, bytes)) => (pages.as_slice(), *bytes),
+            None => (self.pages.as_slice(), self.bytes),
+        };
+        let count = pages.iter().map(|p| u64::from(p.count)).sum();
+        (pages, count, bytes)
+    }
+
+    /// The pages last written are indexed: make them the base.
+    pub(crate) fn apply(&mut self) {
+        if let Some((pages, bytes)) = self.pending.take() {
+            self.pages = pages;
+            self.bytes = bytes;
+            self.frozen.clear();
+        }
+    }
+
+    /// Every change set, oldest first.
+    fn all_changes(&self) -> Vec<&ChangeSet> {
+        self.frozen.iter().chain([&self.changes]).collect()
     }
 
     pub(crate) fn put(&mut self, entry: ItemEntry, bound: SpillBound) -> Result<()> {
@@ -106,8 +135,10 @@ impl Listing {
         cache: &PageCache,
         id: &str,
     ) -> Result<Option<ItemEntry>> {
-        if let Some(change) = self.changes.get(id)? {
-            return Ok(change);
+        for set in self.all_changes().into_iter().rev() {
+            if let Some(change) = set.get(id)? {
+                return Ok(change);
+            }
         }
         let at = self.pages.partition_point(|p| p.first.as_str() <= id);
         let Some(page) = at.checked_sub(1).and_then(|i| self.pages.get(i)) else {
@@ -124,7 +155,7 @@ impl Listing {
     /// Ids of every item currently recorded, in order (one page in memory at a time).
     pub(crate) async fn ids(&self, repo: &Repository) -> Result<Vec<String>> {
         let mut out = Vec::new();
-        let mut changes = self.changes.merged()?;
+        let mut changes = Merge::over(&self.all_changes())?;
         for p in &self.pages {
             let (page, _) = load_page(repo, &p.blob).await?;
             for item in page.items {
@@ -152,17 +183,21 @@ impl Listing {
         Ok(out)
     }
 
-    /// Write the listing as pages (base ⊕ changes, streamed) and make them the
-    /// new base; the changes are released.
+    /// Write the listing as pages (base ⊕ changes, streamed) aside, as
+    /// `pending`; the changes so far are frozen until `apply`.
     pub(crate) async fn write(&mut self, session: &Session) -> Result<()> {
-        if self.changes.is_empty() {
+        if !self.changes.is_empty() {
+            self.frozen.push(std::mem::take(&mut self.changes));
+        }
+        if self.frozen.is_empty() {
             return Ok(());
         }
         let repo = session.inner.repo.clone();
         let mut out = PageWriter::default();
         let mut replaced_bytes = 0u64;
         {
-            let mut changes = self.changes.merged()?;
+            let frozen: Vec<&ChangeSet> = self.frozen.iter().collect();
+            let mut changes = Merge::over(&frozen)?;
             for (i, page) in self.pages.iter().enumerate() {
                 let upper = self.pages.get(i + 1).map(|p| p.first.as_str());
                 // Changes before the first page.
@@ -217,9 +252,8 @@ impl Listing {
             }
             out.flush(session).await?;
         }
-        self.bytes = self.bytes.saturating_sub(replaced_bytes) + out.bytes;
-        self.pages = out.pages;
-        self.changes = ChangeSet::default();
+        let bytes = self.bytes.saturating_sub(replaced_bytes) + out.bytes;
+        self.pending = Some((out.pages, bytes));
         Ok(())
     }
 }

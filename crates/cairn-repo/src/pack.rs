@@ -78,6 +78,11 @@ impl PackBuilder {
         compressed: bool,
         raw_length: u32,
     ) {
+        if self.buf.capacity() == 0 {
+            // One allocation of the whole pack: growing by doubling would copy
+            // it several times and end at twice the target.
+            self.buf.reserve_exact(self.capacity_hint);
+        }
         let offset = self.buf.len() as u32;
         self.buf.extend_from_slice(stored);
         self.entries.push(PackEntry {

@@ -8,12 +8,12 @@
 //! restore point. Anything written before a crash is either referenced by a
 //! complete chain or unreferenced (and removed by prune), never half-referenced.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use tokio::sync::Semaphore;
 
@@ -32,6 +32,8 @@ use crate::repository::Repository;
 use crate::spill::SpillBound;
 
 const UPLOAD_SLOTS: u32 = 3;
+/// Batches of one stream encoded at once (each about four maximum chunk sizes).
+const STREAM_BATCHES: usize = 2;
 const INDEX_EVERY_PACKS: usize = 4;
 const INDEX_EVERY: Duration = Duration::from_secs(10);
 /// Decoded listing pages kept for lookups (encoded size).
@@ -92,6 +94,9 @@ pub(crate) struct Inner {
     pub(crate) pages: PageCache,
     /// How many changes of one folder stay in memory before spilling to disk.
     spill_bound: Mutex<SpillBound>,
+    /// One checkpoint (or commit) at a time: pages one writes are read back by
+    /// the next only after they are indexed.
+    checkpointing: tokio::sync::Mutex<()>,
 }
 
 /// A running backup session; clone it freely into tasks.
@@ -186,6 +191,7 @@ impl Repository {
                 stats: SessionStats::default(),
                 pages: PageCache::new(PAGE_CACHE_BYTES),
                 spill_bound: Mutex::new(SpillBound::default()),
+                checkpointing: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -323,6 +329,11 @@ impl Session {
     }
 
     async fn add_blobs(&self, kind: BlobKind, blobs: Vec<Prepared>) -> Result<Vec<Id>> {
+        // Back-pressure: a full pack is handed to an upload before more is
+        // added, so pack buffers stay one filling plus `UPLOAD_SLOTS` uploading.
+        while self.pack_full(kind)? {
+            self.flush_pack(kind, false).await?;
+        }
         let mut ids = Vec::with_capacity(blobs.len());
         let full = {
             let packer = match kind {
@@ -377,17 +388,22 @@ impl Session {
         self.add_blobs(BlobKind::Data, prepared).await
     }
 
-    /// Store a stream with bounded memory (about four maximum chunk sizes).
+    /// Store a stream. Reading and the encoding of up to `STREAM_BATCHES`
+    /// batches of chunks overlap, so one large item keeps every core busy;
+    /// memory stays bounded (about four maximum chunk sizes per batch).
     pub(crate) async fn store_stream<S>(&self, item: &str, mut stream: S) -> Result<(Vec<Id>, u64)>
     where
         S: Stream<Item = std::io::Result<Bytes>> + Unpin,
     {
         let chunker = self.inner.repo.chunker.clone();
         let max = chunker.max_size();
-        let mut buf: Vec<u8> = Vec::with_capacity(max * 2);
+        let mut buf = BytesMut::with_capacity(max * 4);
         let mut ids = Vec::new();
         let mut total = 0u64;
         let mut eof = false;
+        // Batches being encoded, in stream order (their ids are added in order).
+        let mut encoding: VecDeque<tokio::task::JoinHandle<Result<Vec<Prepared>>>> =
+            VecDeque::new();
         while !eof || !buf.is_empty() {
             while !eof && buf.len() < max * 4 {
                 match stream.next().await {
@@ -405,14 +421,27 @@ impl Session {
                 }
             }
             let mut batch = Vec::new();
-            let mut pos = 0;
-            while pos < buf.len() && (eof || buf.len() - pos >= max) {
-                let n = chunker.cut(&buf[pos..], eof);
-                batch.push(Bytes::copy_from_slice(&buf[pos..pos + n]));
-                pos += n;
+            while !buf.is_empty() && (eof || buf.len() >= max) {
+                let n = chunker.cut(&buf, eof);
+                // Chunks share the read buffer's memory, no copy.
+                batch.push(buf.split_to(n).freeze());
             }
-            buf.drain(..pos);
-            let prepared = self.prepare_blocking(batch).await?;
+            if batch.is_empty() {
+                continue;
+            }
+            if encoding.len() >= STREAM_BATCHES
+                && let Some(first) = encoding.pop_front()
+            {
+                let prepared = first.await.map_err(|e| Error::Task(e.to_string()))??;
+                ids.extend(self.add_blobs(BlobKind::Data, prepared).await?);
+            }
+            let me = self.clone();
+            encoding.push_back(tokio::spawn(
+                async move { me.prepare_blocking(batch).await },
+            ));
+        }
+        while let Some(next) = encoding.pop_front() {
+            let prepared = next.await.map_err(|e| Error::Task(e.to_string()))??;
             ids.extend(self.add_blobs(BlobKind::Data, prepared).await?);
         }
         Ok((ids, total))
@@ -428,8 +457,25 @@ impl Session {
             .ok_or_else(|| Error::Task("tree blob vanished".into()))
     }
 
+    fn pack_full(&self, kind: BlobKind) -> Result<bool> {
+        let packer = match kind {
+            BlobKind::Data => &self.inner.data_pack,
+            BlobKind::Tree => &self.inner.tree_pack,
+        };
+        let p = packer.lock().map_err(poisoned)?;
+        Ok(p.len() as u64 >= self.inner.repo.config.pack_size)
+    }
+
     /// Upload the current pack of `kind` if it is full (or any size with `force`).
     async fn flush_pack(&self, kind: BlobKind, force: bool) -> Result<()> {
+        // The upload slot first: the pack is taken only when it can go, so full
+        // packs never queue in memory behind slow uploads.
+        let _permit = self
+            .inner
+            .uploads
+            .acquire()
+            .await
+            .map_err(|e| Error::Task(e.to_string()))?;
         let builder = {
             let packer = match kind {
                 BlobKind::Data => &self.inner.data_pack,
@@ -453,12 +499,6 @@ impl Session {
                 },
             )
         };
-        let _permit = self
-            .inner
-            .uploads
-            .acquire()
-            .await
-            .map_err(|e| Error::Task(e.to_string()))?;
         let codec = self.inner.repo.codec.clone();
         let (id, bytes, entries) = tokio::task::spawn_blocking(move || builder.finish(&codec))
             .await
@@ -573,11 +613,24 @@ impl Session {
         Ok(entries)
     }
 
+    /// After the pages written by `object_entries` are indexed: make them the
+    /// folders' base and release the changes they hold.
+    async fn apply_written(&self) {
+        let works: Vec<_> = self.inner.objects.lock().await.values().cloned().collect();
+        for w in works {
+            for f in w.lock().await.folders.values_mut() {
+                f.listing.apply();
+            }
+        }
+    }
+
     /// Make everything written so far durable and resumable
     /// (`Repository::resume_session`).
     pub async fn checkpoint(&self) -> Result<()> {
+        let _one = self.inner.checkpointing.lock().await;
         let objects = self.object_entries().await?;
         self.flush_all().await?;
+        self.apply_written().await;
         let cp = Checkpoint {
             version: 1,
             session: self.inner.id,
@@ -601,8 +654,10 @@ impl Session {
     /// Finish the session: write the restore point, drop the checkpoint, unlock.
     /// Call after every `put_item` has returned.
     pub async fn commit(self) -> Result<RestorePoint> {
+        let _one = self.inner.checkpointing.lock().await;
         let objects = self.object_entries().await?;
         self.flush_all().await?;
+        self.apply_written().await;
         let rp = RestorePoint {
             version: 1,
             id: uuid::Uuid::new_v4(),

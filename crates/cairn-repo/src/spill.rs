@@ -232,7 +232,9 @@ impl ChangeSet {
                 break; // unreachable: the length was checked
             };
             let merged = {
-                let mut m = Merge::new(vec![older.reader()?, newer.reader()?], None);
+                let mut m = Merge {
+                    sources: vec![Source::Run(older.reader()?), Source::Run(newer.reader()?)],
+                };
                 Run::write(std::iter::from_fn(|| m.next().transpose()))?
             };
             self.runs.push(merged);
@@ -240,16 +242,17 @@ impl ChangeSet {
         Ok(())
     }
 
-    /// All changes in id order (newest wins), without consuming them.
-    pub(crate) fn merged(&self) -> Result<Merge<'_>> {
-        let readers = self
+    /// The sources of this set, oldest first.
+    fn sources(&self) -> Result<Vec<Source<'_>>> {
+        let mut out = self
             .runs
             .iter()
-            .map(Run::reader)
+            .map(|r| r.reader().map(Source::Run))
             .collect::<Result<Vec<_>>>()?;
-        let mut mem = self.mem.iter();
-        let head = mem.next().map(|(k, v)| (k.clone(), v.clone()));
-        Ok(Merge::new(readers, Some(MemSource { iter: mem, head })))
+        let mut iter = self.mem.iter();
+        let head = iter.next().map(|(k, v)| (k.clone(), v.clone()));
+        out.push(Source::Mem(MemSource { iter, head }));
+        Ok(out)
     }
 }
 
@@ -258,26 +261,56 @@ struct MemSource<'a> {
     head: Option<Change>,
 }
 
-/// A k-way merge of runs (oldest first) and the memory (newest).
+enum Source<'a> {
+    Run(RunReader<'a>),
+    Mem(MemSource<'a>),
+}
+
+impl Source<'_> {
+    fn head(&self) -> Option<&Change> {
+        match self {
+            Source::Run(r) => r.head.as_ref(),
+            Source::Mem(m) => m.head.as_ref(),
+        }
+    }
+
+    fn take(&mut self) -> Result<Option<Change>> {
+        Ok(match self {
+            Source::Run(r) => {
+                let head = r.head.take();
+                r.advance()?;
+                head
+            }
+            Source::Mem(m) => {
+                let head = m.head.take();
+                m.head = m.iter.next().map(|(k, v)| (k.clone(), v.clone()));
+                head
+            }
+        })
+    }
+}
+
+/// A k-way merge of change sets in id order, without consuming them.
 pub(crate) struct Merge<'a> {
-    runs: Vec<RunReader<'a>>,
-    mem: Option<MemSource<'a>>,
+    /// Oldest first: for an id in several sources, the last one's change wins.
+    sources: Vec<Source<'a>>,
 }
 
 impl<'a> Merge<'a> {
-    fn new(runs: Vec<RunReader<'a>>, mem: Option<MemSource<'a>>) -> Merge<'a> {
-        Merge { runs, mem }
+    /// Merge `sets`, given oldest first.
+    pub(crate) fn over(sets: &[&'a ChangeSet]) -> Result<Merge<'a>> {
+        let mut sources = Vec::new();
+        for set in sets {
+            sources.extend(set.sources()?);
+        }
+        Ok(Merge { sources })
     }
 
     /// The id of the next change, if any.
     pub(crate) fn peek_id(&self) -> Option<&str> {
-        let mut min: Option<&str> = self
-            .mem
-            .as_ref()
-            .and_then(|m| m.head.as_ref())
-            .map(|c| c.0.as_str());
-        for r in &self.runs {
-            if let Some((id, _)) = &r.head
+        let mut min: Option<&str> = None;
+        for s in &self.sources {
+            if let Some((id, _)) = s.head()
                 && min.is_none_or(|m| id.as_str() < m)
             {
                 min = Some(id.as_str());
@@ -293,17 +326,10 @@ impl<'a> Merge<'a> {
             return Ok(None);
         };
         let mut winner: Option<Change> = None;
-        for r in &mut self.runs {
-            if r.head.as_ref().is_some_and(|h| h.0 == id) {
-                winner = r.head.take();
-                r.advance()?;
+        for s in &mut self.sources {
+            if s.head().is_some_and(|h| h.0 == id) {
+                winner = s.take()?;
             }
-        }
-        if let Some(m) = &mut self.mem
-            && m.head.as_ref().is_some_and(|h| h.0 == id)
-        {
-            winner = m.head.take();
-            m.head = m.iter.next().map(|(k, v)| (k.clone(), v.clone()));
         }
         Ok(winner)
     }
