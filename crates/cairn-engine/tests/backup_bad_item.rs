@@ -1,7 +1,8 @@
 //! One bad item does not fail the job: a message that is listed by its folder's delta
 //! but whose MIME cannot be read (404 ErrorItemNotFound — deleted or damaged between
 //! the listing and the download) is a warning naming the item; everything else is
-//! backed up byte for byte, and the next session is clean.
+//! backed up byte for byte. The item is kept in the object's state and tried again by
+//! the next sessions until it is stored (or gone, which ends it quietly).
 //!
 //! The simulator's `SetUnreadable` mutation makes the failure deterministic: the
 //! message stays in the delta pages while its `$value` answers 404.
@@ -13,6 +14,7 @@ mod backup_support;
 use std::collections::BTreeMap;
 
 use backup_support::*;
+use cairn_engine::backup::state::ObjectState;
 use cairn_engine::backup::{ObjectSelector, Outcome, ProgressEvent, Selection};
 use cairn_sim::DataPlaneOptions;
 use cairn_sim::admin::Mutation;
@@ -78,7 +80,10 @@ async fn unreadable_item_is_a_warning_naming_it() {
         "every readable message, in its folder, byte for byte"
     );
 
-    // The item is then really gone: the next session is clean and matches exactly.
+    assert_eq!(failed_items(&env, user).await, vec![(victim.clone(), 1)]);
+
+    // The item is then really gone: the next session drops it from the items to try
+    // again, is clean and matches exactly.
     env.mutate(Mutation::DeleteMessage {
         target: t.clone(),
         id: victim.clone(),
@@ -87,4 +92,94 @@ async fn unreadable_item_is_a_warning_naming_it() {
     let next = env.run(&plan).await;
     assert_eq!(next.outcome.outcome, Outcome::Success, "{:?}", next.outcome);
     assert_mailbox_matches(&env, user, &[]).await;
+    assert!(failed_items(&env, user).await.is_empty());
+}
+
+/// The items the latest restore point's state of `user` keeps to try again, with their
+/// attempts.
+async fn failed_items(env: &Env, user: uuid::Uuid) -> Vec<(String, u32)> {
+    let repo = env.repository().await;
+    let rp = repo.restore_points().await.unwrap().pop().unwrap();
+    let entry = rp.object(&user.to_string()).expect("the user's object");
+    let state = ObjectState::from_json(entry.state.clone());
+    state
+        .failed_items
+        .values()
+        .flat_map(|items| items.iter().map(|(id, f)| (id.clone(), f.attempts)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_item_is_tried_again_until_it_is_stored() {
+    let env = Env::start_with(DataPlaneOptions::default()).await;
+    let user = mailbox_users(&env.tenant())[1];
+    let t = env.target(user, false);
+    let victim = env.tenant().mailboxes[&user]
+        .primary
+        .messages
+        .values()
+        .next()
+        .expect("the corpus gives every mailbox mail")
+        .id
+        .clone();
+    env.mutate(Mutation::SetUnreadable {
+        target: t.clone(),
+        id: victim.clone(),
+        unreadable: true,
+    });
+    let mut plan = env.plan("bad-item-retry");
+    plan.selection = Selection::Objects(vec![ObjectSelector::User(user.to_string())]);
+
+    // Session 1: a warning; the item is kept to try again.
+    let first = env.run(&plan).await;
+    assert_eq!(
+        first.outcome.outcome,
+        Outcome::Warning,
+        "{:?}",
+        first.outcome
+    );
+    assert_eq!(failed_items(&env, user).await, vec![(victim.clone(), 1)]);
+
+    // Session 2: nothing changed in the folder (its delta is empty), but the item is
+    // tried again and still fails: a warning again, counting the attempts.
+    let second = env.run(&plan).await;
+    assert_eq!(
+        second.outcome.outcome,
+        Outcome::Warning,
+        "{:?}",
+        second.outcome
+    );
+    let messages = &second.outcome.objects[0].messages;
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains(&victim) && m.contains("tried 2 times")),
+        "{messages:?}"
+    );
+    assert_eq!(failed_items(&env, user).await, vec![(victim.clone(), 2)]);
+
+    // Readable again: session 3 stores it, byte for byte, and the warning is gone.
+    env.mutate(Mutation::SetUnreadable {
+        target: t.clone(),
+        id: victim.clone(),
+        unreadable: false,
+    });
+    let third = env.run(&plan).await;
+    assert_eq!(
+        third.outcome.outcome,
+        Outcome::Success,
+        "{:?}",
+        third.outcome
+    );
+    assert!(third.outcome.objects[0].messages.is_empty());
+    assert_eq!(third.outcome.items, 1, "only the item tried again was read");
+    assert!(failed_items(&env, user).await.is_empty());
+    assert_mailbox_matches(&env, user, &[]).await;
+    let repo = env.repository().await;
+    let stored = repository_items(&repo, &user.to_string()).await;
+    let want = simulator_messages(&env.tenant(), user, false, &[]);
+    assert_eq!(
+        stored[&victim].1, want[&victim].1,
+        "its MIME, byte for byte"
+    );
 }

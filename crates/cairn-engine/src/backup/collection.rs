@@ -13,9 +13,12 @@
 //! - An id new to a folder but present in another is a move (Outlook ids are asked
 //!   immutable): the entry moves without downloading.
 //! - A permanent failure of one item (404 mid-run, unreadable content) is a warning
-//!   naming the item; a temporary one that outlasts the retries is a warning too and
+//!   naming the item, and the item joins the object's list of items to try again
+//!   ([`super::retry`]); a temporary one that outlasts the retries is a warning too and
 //!   keeps the old delta link, so the next session fetches the item again: a throttled
 //!   or transient error never loses an item.
+//! - Nothing here is kept per item beyond the folder being read: the ids seen in a
+//!   full enumeration live as long as the folder's round; warnings are capped.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Mutex;
@@ -31,6 +34,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::error::BackupError;
 use super::plan::{ObjectId, ProgressEvent};
+use super::state::FailedItems;
 
 /// How a collection's items are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,9 +82,43 @@ pub(crate) struct ObjectRun<'a> {
     pub progress: &'a mpsc::Sender<ProgressEvent>,
     pub cancel: watch::Receiver<bool>,
     pub counters: Counters,
-    pub warnings: Mutex<Vec<String>>,
+    pub warnings: Mutex<Warnings>,
+    /// Items that could not be read, kept in the object's state ([`super::retry`]).
+    pub failed: Mutex<FailedItems>,
     /// Folder → ids reported gone, applied by [`ObjectRun::apply_removals`].
     pub pending_removals: tokio::sync::Mutex<BTreeMap<String, BTreeSet<String>>>,
+}
+
+/// Warnings of one object kept word for word; the rest are counted (and logged).
+pub(crate) const MAX_WARNINGS: usize = 100;
+
+/// An object's warnings: the first [`MAX_WARNINGS`], and how many more there were.
+#[derive(Debug, Default)]
+pub(crate) struct Warnings {
+    kept: Vec<String>,
+    more: u64,
+}
+
+impl Warnings {
+    pub fn push(&mut self, text: String) {
+        if self.kept.len() < MAX_WARNINGS {
+            self.kept.push(text);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// The messages of the object's result.
+    pub fn messages(&self) -> Vec<String> {
+        let mut out = self.kept.clone();
+        if self.more > 0 {
+            out.push(format!(
+                "… and {} more warnings (each is in the session's log)",
+                self.more
+            ));
+        }
+        out
+    }
 }
 
 /// Most restarts of one round after expired tokens before giving up on the folder.
@@ -89,7 +127,7 @@ const MAX_RESTARTS: u32 = 2;
 const CONTENT_ATTEMPTS: u32 = 3;
 
 #[derive(Debug)]
-enum ItemResult {
+pub(crate) enum ItemResult {
     Done,
     /// Temporary trouble outlasted the retries: keep the old delta link.
     Retry(String),
@@ -97,14 +135,13 @@ enum ItemResult {
     Warning(String),
 }
 
-/// What a failed content download means for the item: gone meanwhile (404) or
-/// unreadable (another permanent error) is a warning about this item only; a temporary
-/// failure that outlasted the retries means "read it again next session".
+/// What a failed content download means for the item: not found (deleted meanwhile,
+/// or damaged) or unreadable (another permanent error) is a warning about this item
+/// only, and the item is tried again next session; a temporary failure that outlasted
+/// the retries means "read the folder's changes again next session".
 fn classify(e: &cairn_m365::Error) -> ItemResult {
     if e.service().is_some_and(|s| s.is_not_found()) {
-        ItemResult::Warning(format!(
-            "deleted while the session ran ({e}); the next session records the deletion"
-        ))
+        ItemResult::Warning(format!("its content was not found ({e})"))
     } else if e.is_temporary() {
         ItemResult::Retry(e.to_string())
     } else {
@@ -116,7 +153,7 @@ fn change_key(v: &Value) -> Option<&str> {
     v.get("changeKey").and_then(Value::as_str)
 }
 
-fn item_label(v: &Value) -> String {
+pub(crate) fn item_label(v: &Value) -> String {
     let id = v.get("id").and_then(Value::as_str).unwrap_or("?");
     let title = ["subject", "displayName"]
         .iter()
@@ -134,9 +171,10 @@ impl ObjectRun<'_> {
             None => message.clone(),
         };
         tracing::warn!(object = %self.object.name, "{text}");
-        if let Ok(mut w) = self.warnings.lock() {
-            w.push(text);
-        }
+        self.warnings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(text);
         let _ = self.progress.try_send(ProgressEvent::Warning {
             object: self.object.clone(),
             item,
@@ -144,7 +182,7 @@ impl ObjectRun<'_> {
         });
     }
 
-    fn stopped(&self) -> bool {
+    pub(crate) fn stopped(&self) -> bool {
         *self.cancel.borrow()
     }
 
@@ -196,6 +234,7 @@ impl ObjectRun<'_> {
                         if let Some(s) = seen.as_mut() {
                             s.remove(&r.id);
                         }
+                        self.forget_failure(&c.key, &r.id);
                         self.pending_removals
                             .lock()
                             .await
@@ -293,7 +332,7 @@ impl ObjectRun<'_> {
         Some(from)
     }
 
-    fn snapshot(&self) -> [u64; 3] {
+    pub(crate) fn snapshot(&self) -> [u64; 3] {
         [
             self.counters.items.load(Ordering::Relaxed),
             self.counters.bytes_read.load(Ordering::Relaxed),
@@ -301,7 +340,7 @@ impl ObjectRun<'_> {
         ]
     }
 
-    async fn report(&self, before: [u64; 3]) {
+    pub(crate) async fn report(&self, before: [u64; 3]) {
         let now = self.snapshot();
         if now == before {
             return;
@@ -349,8 +388,18 @@ impl ObjectRun<'_> {
             }
         };
         for (v, r) in results {
+            let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
             match r? {
-                ItemResult::Done => {}
+                ItemResult::Done => {
+                    self.forget_failure(&c.key, id);
+                }
+                ItemResult::Warning(msg) if c.content == Content::Mime => {
+                    let attempts = self.record_failure(&c.key, id, &msg);
+                    self.warn(
+                        Some(item_label(&v)),
+                        super::retry::failure_message(&msg, attempts),
+                    );
+                }
                 ItemResult::Warning(msg) => self.warn(Some(item_label(&v)), msg),
                 ItemResult::Retry(msg) => {
                     complete.store(false, Ordering::Relaxed);
@@ -451,7 +500,7 @@ impl ObjectRun<'_> {
         }
     }
 
-    async fn fetch(&self, c: &Collection, v: &Value) -> Result<ItemResult, BackupError> {
+    pub(crate) async fn fetch(&self, c: &Collection, v: &Value) -> Result<ItemResult, BackupError> {
         let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
         let meta = Self::metadata(c, v);
         let previous = self.writer.item(&c.key, id).await?.map(|e| e.version);
@@ -590,7 +639,7 @@ mod tests {
     #[test]
     fn a_bad_item_is_a_warning_and_throttling_never_loses_it() {
         assert!(
-            matches!(classify(&service(404, "ErrorItemNotFound")), ItemResult::Warning(m) if m.contains("deleted while"))
+            matches!(classify(&service(404, "ErrorItemNotFound")), ItemResult::Warning(m) if m.contains("not found"))
         );
         assert!(matches!(
             classify(&service(500, "ErrorCorruptData")),

@@ -12,6 +12,7 @@ mod discover;
 mod error;
 mod mailbox;
 pub mod plan;
+mod retry;
 mod runner;
 pub mod state;
 

@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 
 use cairn_catalog::Catalog;
 use cairn_m365::mail::MailClient;
+use cairn_m365::throttle::MailboxBudget;
 use cairn_m365::{Network, Throttle, ThrottleConfig};
 use cairn_repo::{ObjectRef, OrganizationRef, Repository, Session, SessionOptions};
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 use zeroize::Zeroizing;
 
-use super::collection::{Collection, Counters, ObjectRun};
+use super::collection::{Collection, Counters, ObjectRun, Warnings};
 use super::connect;
 use super::discover::{self, KIND_ARCHIVE, Target};
 use super::error::BackupError;
@@ -34,6 +35,10 @@ pub struct RunOptions {
     pub max_attempts: usize,
     /// Resume a killed session of the same job if the repository has one.
     pub resume: bool,
+    /// The request budget per mailbox to pace to (Exchange's published figure by
+    /// default; a tenant that refuses earlier teaches a lower one); `None`: unknown,
+    /// the pace only adapts to refusals.
+    pub mailbox_budget: Option<MailboxBudget>,
 }
 
 impl Default for RunOptions {
@@ -43,6 +48,7 @@ impl Default for RunOptions {
             checkpoint_every: Duration::from_secs(5),
             max_attempts: 10,
             resume: true,
+            mailbox_budget: Some(MailboxBudget::EXCHANGE),
         }
     }
 }
@@ -178,14 +184,9 @@ async fn run_inner(
     )
     .await?;
     let progress = ctx.progress.clone();
-    // Throttle keys (user ids; archive mailbox ids) → the object they belong to.
-    let owners: Arc<Mutex<HashMap<String, ObjectId>>> = Arc::new(Mutex::new(
-        targets
-            .iter()
-            .filter(|t| t.object.kind != KIND_ARCHIVE)
-            .map(|t| (t.user.to_ascii_lowercase(), t.object.clone()))
-            .collect(),
-    ));
+    // Throttle keys (user ids; archive mailbox ids) → the object they belong to, for
+    // the objects in progress.
+    let owners: Arc<Mutex<HashMap<String, ObjectId>>> = Arc::new(Mutex::new(HashMap::new()));
     let owners_seen = owners.clone();
     let observer: cairn_m365::throttle::ThrottleObserver =
         Arc::new(move |mailbox: &str, wait: Duration| {
@@ -207,6 +208,7 @@ async fn run_inner(
             requests_per_mailbox: per_mailbox,
             organization_requests: plan.concurrency.objects.max(1) * per_mailbox,
             max_attempts: ctx.options.max_attempts,
+            budget: ctx.options.mailbox_budget,
             ..ThrottleConfig::default()
         })
         .with_observer(observer),
@@ -326,7 +328,22 @@ fn session_stored(session: &Session) -> u64 {
         .load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Names the object a throttle key (mailbox) belongs to while the object is in progress.
+fn own(shared: &Shared<'_>, mailbox: &str, object: Option<&ObjectId>) {
+    let mut owners = shared
+        .owners
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match object {
+        Some(o) => owners.insert(mailbox.to_ascii_lowercase(), o.clone()),
+        None => owners.remove(&mailbox.to_ascii_lowercase()),
+    };
+}
+
 async fn process_object(shared: &Shared<'_>, target: &Target) -> ObjectResult {
+    if target.object.kind != KIND_ARCHIVE {
+        own(shared, &target.user, Some(&target.object));
+    }
     let _ = shared
         .progress
         .send(ProgressEvent::ObjectStarted {
@@ -354,10 +371,13 @@ async fn process_object(shared: &Shared<'_>, target: &Target) -> ObjectResult {
         progress: &shared.progress,
         cancel: shared.cancel.clone(),
         counters: Counters::default(),
-        warnings: Mutex::new(Vec::new()),
+        warnings: Mutex::new(Warnings::default()),
+        failed: Mutex::new(Default::default()),
         pending_removals: tokio::sync::Mutex::new(Default::default()),
     };
     let (run, result) = process_collections(shared, target, run).await;
+    own(shared, &run.mailbox, None);
+    own(shared, &target.user, None);
     finished(shared, target, Some(run), result).await
 }
 
@@ -370,14 +390,16 @@ async fn process_collections<'a>(
     run.had_base = !raw_state.is_null();
     let mut state = ObjectState::from_json(raw_state);
     *run.pending_removals.lock().await = std::mem::take(&mut state.pending_removals);
+    *run.failed
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) =
+        std::mem::take(&mut state.failed_items);
     let collections: Result<Vec<Collection>, BackupError> = if target.object.kind == KIND_ARCHIVE {
         match mailbox::archive_collections(&shared.client, &target.user, &shared.plan.exclusions)
             .await
         {
             Ok(Some((mailbox_id, c))) => {
-                if let Ok(mut owners) = shared.owners.lock() {
-                    owners.insert(mailbox_id.to_ascii_lowercase(), target.object.clone());
-                }
+                own(shared, &mailbox_id, Some(&target.object));
                 run.mailbox = mailbox_id;
                 Ok(c)
             }
@@ -406,6 +428,17 @@ async fn process_collections<'a>(
             state.collections.remove(&old);
         }
     }
+    state.failed_items = run.failed_items();
+    run.writer.set_state(state.to_json()).await;
+    // Items earlier sessions could not read come first.
+    match run.retry_failed(&collections).await {
+        Ok(()) => {}
+        Err(BackupError::Microsoft(e)) => {
+            run.warn(None, format!("items to try again: {e}"));
+        }
+        Err(e) => return (run, Err(e)),
+    }
+    state.failed_items = run.failed_items();
     run.writer.set_state(state.to_json()).await;
     let mut first_error = None;
     for c in &collections {
@@ -431,6 +464,7 @@ async fn process_collections<'a>(
             Err(e) => return (run, Err(e)),
         }
         state.pending_removals = run.pending_removals.lock().await.clone();
+        state.failed_items = run.failed_items();
         run.writer.set_state(state.to_json()).await;
         let wait = Instant::now();
         if let Err(e) = shared.checkpointer.folder_done().await {
@@ -445,6 +479,7 @@ async fn process_collections<'a>(
         return (run, Err(e));
     }
     state.pending_removals.clear();
+    state.failed_items = run.failed_items();
     run.writer.set_state(state.to_json()).await;
     (run, first_error.map_or(Ok(()), Err))
 }
@@ -458,7 +493,12 @@ async fn finished(
     use std::sync::atomic::Ordering::Relaxed;
     let mut messages = run
         .as_ref()
-        .and_then(|r| r.warnings.lock().ok().map(|w| w.clone()))
+        .map(|r| {
+            r.warnings
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .messages()
+        })
         .unwrap_or_default();
     let outcome = match &result {
         Ok(()) if messages.is_empty() => Outcome::Success,

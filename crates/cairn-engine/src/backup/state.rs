@@ -1,6 +1,8 @@
 //! The per-object state kept with each restore point (so it survives the loss of the
 //! catalog): one delta link per collection (mail folder, calendar, contact folder,
-//! archive folder), keyed by the collection's folder id in the repository.
+//! archive folder), keyed by the collection's folder id in the repository; removals
+//! not yet applied; and the items that could not be read, which the next session
+//! tries again first (a folder's delta link moves on past them, so nothing else would).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,6 +24,23 @@ pub struct ObjectState {
     /// recorded as a move. Kept here so a killed session does not forget them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pending_removals: BTreeMap<String, BTreeSet<String>>,
+    /// Repository folder id → item id → why it could not be read: messages listed by
+    /// the delta whose content failed permanently (404, unreadable). Tried again at
+    /// the start of the next session; removed once stored or gone.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failed_items: FailedItems,
+}
+
+/// Items that could not be read, by folder then item id.
+pub type FailedItems = BTreeMap<String, BTreeMap<String, FailedItem>>;
+
+/// One item that could not be read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FailedItem {
+    /// The last error, as reported.
+    pub error: String,
+    /// Sessions that tried to read it.
+    pub attempts: u32,
 }
 
 /// Where one collection's next delta round starts.
