@@ -346,3 +346,51 @@ async fn checkpoint_and_resume_across_a_spill() {
     assert!(repo.incomplete_sessions().await.unwrap().is_empty());
     assert_restore_point_is(&repo, &rp, "user-1", &model).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_race_with_writers_and_lookups() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = local(&dir);
+    let repo = create(backend.clone()).await;
+    let s = repo.start_session(session_opts()).await.unwrap();
+    s.set_listing_memory_bound(40, 1 << 30).unwrap();
+    let mbx = s.object(mailbox(1)).await.unwrap();
+    // Writers checkpoint as they go (as the engine does after every folder) and
+    // look up what they wrote before: pages written by one checkpoint must be
+    // readable whenever a lookup or the next checkpoint needs them.
+    let mut tasks = Vec::new();
+    for t in 0..4u64 {
+        let (s, mbx) = (s.clone(), mbx.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut part = Model::new();
+            for k in 0..200u64 {
+                let n = k * 4 + t;
+                put(&mut part, &mbx, "inbox", &id("inbox", n), n, 0).await;
+                if k % 25 == 24 {
+                    s.checkpoint().await.unwrap();
+                }
+                if k >= 10 {
+                    let old = id("inbox", n - 40);
+                    let got = mbx.item("inbox", &old).await.unwrap().unwrap();
+                    assert_eq!(got.metadata, meta(n - 40, 0));
+                    assert_eq!(
+                        mbx.locate(&old, "sent").await.unwrap().as_deref(),
+                        Some("inbox")
+                    );
+                }
+            }
+            part
+        }));
+    }
+    let mut model = Model::new();
+    for t in tasks {
+        model.extend(t.await.unwrap());
+    }
+    assert_eq!(
+        mbx.item_ids("inbox").await.unwrap(),
+        folder_ids(&model, "inbox")
+    );
+    let rp = s.commit().await.unwrap();
+    let repo = reopen(backend).await;
+    assert_restore_point_is(&repo, &rp, "user-1", &model).await;
+}
