@@ -158,7 +158,7 @@ pub struct GroupSpec {
     /// Object id (derived when absent).
     #[serde(default)]
     pub id: Option<Uuid>,
-    /// Member UPNs.
+    /// Members: user UPNs, or names of other groups of the tenant (nested groups).
     #[serde(default)]
     pub members: Vec<String>,
 }
@@ -341,9 +341,11 @@ impl Scenario {
             }
             for g in &t.groups {
                 for m in &g.members {
-                    if !t.users.iter().any(|u| u.upn.eq_ignore_ascii_case(m)) {
+                    let user = t.users.iter().any(|u| u.upn.eq_ignore_ascii_case(m));
+                    let group = t.groups.iter().any(|x| x.name == *m && x.name != g.name);
+                    if !user && !group {
                         return Err(bad(format!(
-                            "group '{}' member '{m}' is not a user of the tenant",
+                            "group '{}' member '{m}' is neither a user nor another group of the tenant (give a UPN or a group name)",
                             g.name
                         )));
                     }

@@ -322,3 +322,101 @@ async fn mailbox_access_follows_exchange_role_assignment_scopes() {
         .await;
     assert_eq!(s, 403, "{body}");
 }
+
+#[tokio::test]
+async fn nested_groups_expand_through_transitive_members() {
+    let sim = start().await;
+    let token = sim
+        .graph_token(
+            "contoso.com",
+            "helpdesk@contoso.com",
+            "Contoso-Helpdesk-2026!",
+        )
+        .await;
+    let (_, groups) = sim
+        .get(
+            &sim.url(G, "/v1.0/groups?$filter=displayName eq 'Managers'"),
+            &token,
+        )
+        .await;
+    let gid = groups["value"][0]["id"].as_str().unwrap().to_string();
+    // (type, name) of every object a members URL answers, following nextLinks.
+    let names = |path: String| {
+        let sim = &sim;
+        let token = token.clone();
+        async move {
+            let mut out = BTreeSet::new();
+            let mut next = Some(sim.url(G, &path));
+            while let Some(url) = next.take() {
+                let (s, b) = sim.get(&url, &token).await;
+                assert_eq!(s, 200, "{url}: {b}");
+                for o in b["value"].as_array().unwrap() {
+                    let name = o["userPrincipalName"]
+                        .as_str()
+                        .or(o["displayName"].as_str());
+                    out.insert((
+                        o["@odata.type"].as_str().unwrap().to_string(),
+                        name.unwrap().to_string(),
+                    ));
+                }
+                next = b["@odata.nextLink"].as_str().map(String::from);
+            }
+            out
+        }
+    };
+    let user = |n: &str| ("#microsoft.graph.user".to_string(), n.to_string());
+    let group = |n: &str| ("#microsoft.graph.group".to_string(), n.to_string());
+    // Direct members: a user and a group.
+    assert_eq!(
+        names(format!("/v1.0/groups/{gid}/members")).await,
+        BTreeSet::from([user("bob@contoso.com"), group("Customer Facing")])
+    );
+    // Transitive: the nested group's members, and its own nested group's, each once.
+    let all = BTreeSet::from([
+        user("bob@contoso.com"),
+        user("info@contoso.com"),
+        user("alice@contoso.com"),
+        user("carol@contoso.com"),
+        group("Customer Facing"),
+        group("Sales"),
+    ]);
+    assert_eq!(
+        names(format!("/v1.0/groups/{gid}/transitiveMembers")).await,
+        all
+    );
+    // Paging does not lose or repeat anyone.
+    assert_eq!(
+        names(format!("/v1.0/groups/{gid}/transitiveMembers?$top=2")).await,
+        all
+    );
+    // The cast keeps the users only.
+    let users: BTreeSet<_> = all
+        .iter()
+        .filter(|(t, _)| t.ends_with("user"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        names(format!(
+            "/v1.0/groups/{gid}/transitiveMembers/microsoft.graph.user"
+        ))
+        .await,
+        users
+    );
+    let (s, _) = sim
+        .get(
+            &sim.url(
+                G,
+                &format!("/v1.0/groups/{gid}/transitiveMembers/microsoft.graph.device"),
+            ),
+            &token,
+        )
+        .await;
+    assert_eq!(s, 400);
+    // A scenario naming a member that is neither a user nor a group is refused.
+    let mut bad = cairn_sim::Scenario::default();
+    bad.tenants[0].groups[0].members.push("Nobody".into());
+    let err = cairn_sim::Scenario::from_toml_str(&toml::to_string(&bad).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Nobody") && err.contains("group"), "{err}");
+}

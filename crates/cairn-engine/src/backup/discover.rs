@@ -1,6 +1,7 @@
 //! Which objects a session protects: the organization's mailboxes (Exchange's
 //! `Get-Mailbox`: user, shared and room mailboxes, and whether an archive is active),
-//! narrowed to the plan's selection (a group stands for its members), minus exclusions.
+//! narrowed to the plan's selection (a group stands for its members, those of nested
+//! groups included), minus exclusions.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -102,8 +103,13 @@ async fn group_members(graph: &GraphClient, name: &str) -> Result<Vec<String>, B
             "no group {name} in the organization: check the job's selection"
         )));
     };
+    // Transitive, cast to users: the members of nested groups count too (an
+    // administrator selecting a group means everyone in it), each user once
+    // (api/group-list-transitivemembers.md).
     let members: Vec<Value> = graph
-        .list(&graph.url(&format!("/groups/{id}/members")))
+        .list(&graph.url(&format!(
+            "/groups/{id}/transitiveMembers/microsoft.graph.user"
+        )))
         .await?;
     Ok(members
         .iter()

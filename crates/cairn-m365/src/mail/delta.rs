@@ -125,7 +125,13 @@ impl MailClient {
     ) -> Result<DeltaOutcome<T>> {
         let prefer = format!("odata.maxpagesize={}", self.page_size());
         match self.get_json::<Value>(mailbox, url, Some(&prefer)).await {
-            Ok(raw) => Ok(DeltaOutcome::Page(parse_page(url, raw)?)),
+            Ok(mut raw) => {
+                // A calendar round gives ids only: complete its items first.
+                if let Some(user) = super::calendar::events_delta_user(url) {
+                    self.complete_events_page(mailbox, &user, &mut raw).await?;
+                }
+                Ok(DeltaOutcome::Page(parse_page(url, raw)?))
+            }
             Err(err) if is_expired_token(&err) => Ok(DeltaOutcome::Expired {
                 code: err.service().map(|s| s.code.clone()).unwrap_or_default(),
             }),

@@ -96,15 +96,6 @@ impl MailClient {
         self.get_json(user, &url, None).await
     }
 
-    /// Start URL of a calendar delta round: `calendarView/delta` over `start`..`end`
-    /// (ISO 8601), the v1.0 way to track events (occurrences of series included).
-    pub fn calendar_delta_url(&self, user: &str, start: &str, end: &str) -> String {
-        self.v1(&format!(
-            "/users/{}/calendarView/delta?startDateTime={start}&endDateTime={end}",
-            segment(user)
-        ))
-    }
-
     /// Contact folders of `user` (top level and nested).
     pub async fn contact_folders(&self, user: &str) -> Result<Vec<ContactFolder>> {
         let u = segment(user);

@@ -1,6 +1,7 @@
 //! The Outlook data plane through Microsoft Graph, as a backup reads it: mail folders
-//! and per-folder message deltas with raw MIME, calendar and contacts deltas, and the
-//! in-place archive through the (beta) mailbox export API.
+//! and per-folder message deltas with raw MIME, the calendar (series masters with their
+//! exceptions, not expanded occurrences) and contacts deltas, and the in-place archive
+//! through the (beta) mailbox export API.
 //!
 //! Every request goes through one organization's [`Throttle`] keyed by mailbox, so
 //! Exchange's per-mailbox limits hold however many tasks read a mailbox. Deltas are read
@@ -8,6 +9,7 @@
 //! as Graph gave them; an expired delta token is a typed [`DeltaOutcome::Expired`].
 
 mod archive;
+mod calendar;
 mod delta;
 mod folders;
 mod items;
@@ -97,8 +99,10 @@ impl MailClient {
         if let Some(prefer) = prefer {
             request = request.header("Prefer", prefer);
         }
-        if url.starts_with(&self.v1) {
-            // Ids that survive moves between folders, so a move is seen as one.
+        if url.starts_with(&self.v1) || url.starts_with(&format!("{}/users/", self.beta)) {
+            // Ids that survive moves between folders, so a move is seen as one; the
+            // same kind on beta's Outlook resources (the calendar round), so its ids
+            // match v1.0's.
             request = request.header("Prefer", IMMUTABLE_IDS);
         }
         if let Some(body) = body {

@@ -394,31 +394,82 @@ pub(super) async fn group(
     Ok(entity(&origin, "groups/$entity", v, p.get("$select")))
 }
 
+/// The members of `g`: users and nested groups; with `transitive`, also the members
+/// of nested groups, all the way down, each object once (cycles are cut).
+fn members_of(t: &TenantState, g: &Group, transitive: bool) -> (Vec<uuid::Uuid>, Vec<uuid::Uuid>) {
+    let (mut users, mut groups) = (Vec::new(), Vec::new());
+    let mut todo = vec![g.id];
+    let mut seen = std::collections::HashSet::from([g.id]);
+    while let Some(id) = todo.pop() {
+        let Some(group) = t.groups.iter().find(|x| x.id == id) else {
+            continue;
+        };
+        for u in &group.members {
+            if !users.contains(u) {
+                users.push(*u);
+            }
+        }
+        for n in &group.member_groups {
+            if seen.insert(*n) {
+                groups.push(*n);
+                if transitive {
+                    todo.push(*n);
+                }
+            }
+        }
+    }
+    (users, groups)
+}
+
+/// `groups/{id}/members` and `groups/{id}/transitiveMembers` (api/group-list-members.md,
+/// api/group-list-transitivemembers.md), optionally cast to `microsoft.graph.user` or
+/// `microsoft.graph.group`: users and groups as `directoryObject`s with `@odata.type`.
 pub(super) async fn group_members(
     State(sim): State<Shared>,
     Extension(origin): Extension<Origin>,
-    Path(id): Path<String>,
+    Path(path): Path<HashMap<String, String>>,
     Query(p): Params,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, GraphError> {
     let c = caller(&sim, &origin, &headers)?;
     require(&c, GROUP_READ_ROLES, GROUP_READ_SCOPES)?;
+    let id = path.get("id").cloned().unwrap_or_default();
+    let transitive = uri.path().contains("/transitiveMembers");
+    let cast = path.get("cast").map(String::as_str);
+    let (want_users, want_groups, context) = match cast {
+        None => (true, true, "directoryObjects"),
+        Some("microsoft.graph.user") => (true, false, "users"),
+        Some("microsoft.graph.group") => (false, true, "groups"),
+        Some(other) => {
+            return Err(GraphError::bad_request(&format!(
+                "'{other}' is not a type a group member can be cast to (microsoft.graph.user, microsoft.graph.group)"
+            )));
+        }
+    };
     let items = with_tenant(&sim, &c, |t| {
-        let g = find_group(t, &id)?;
-        Ok(g.members
-            .iter()
-            .filter_map(|m| t.user_by_id(*m))
-            .map(|u| {
+        let (users, groups) = members_of(t, find_group(t, &id)?, transitive);
+        let mut out: Vec<Value> = Vec::new();
+        if want_users {
+            out.extend(users.iter().filter_map(|m| t.user_by_id(*m)).map(|u| {
                 let mut v = default_user(&user_json(u));
                 v["@odata.type"] = json!("#microsoft.graph.user");
                 v
-            })
-            .collect())
+            }));
+        }
+        if want_groups {
+            out.extend(
+                groups
+                    .iter()
+                    .filter_map(|n| t.groups.iter().find(|x| x.id == *n))
+                    .map(|x| {
+                        let mut v = group_json(x, t);
+                        v["@odata.type"] = json!("#microsoft.graph.group");
+                        v
+                    }),
+            );
+        }
+        Ok(out)
     })?;
-    collection(
-        &origin,
-        list_query(&p, &headers, &uri, "directoryObjects"),
-        items,
-    )
+    collection(&origin, list_query(&p, &headers, &uri, context), items)
 }

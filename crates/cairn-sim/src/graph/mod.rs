@@ -35,6 +35,18 @@ pub fn router(sim: Shared) -> Router<Shared> {
         .route("/v1.0/groups", get(directory::groups))
         .route("/v1.0/groups/{id}", get(directory::group))
         .route("/v1.0/groups/{id}/members", get(directory::group_members))
+        .route(
+            "/v1.0/groups/{id}/members/{cast}",
+            get(directory::group_members),
+        )
+        .route(
+            "/v1.0/groups/{id}/transitiveMembers",
+            get(directory::group_members),
+        )
+        .route(
+            "/v1.0/groups/{id}/transitiveMembers/{cast}",
+            get(directory::group_members),
+        )
         .route("/v1.0/directoryRoles", get(roles::directory_roles))
         .route("/v1.0/directoryRoles/{id}", get(roles::directory_role))
         .route(

@@ -133,6 +133,12 @@ pub fn build_tenant(
                 .filter_map(|m| users.iter().find(|u| u.upn.eq_ignore_ascii_case(m)))
                 .map(|u| u.id)
                 .collect(),
+            member_groups: g
+                .members
+                .iter()
+                .filter_map(|m| spec.groups.iter().find(|x| x.name == *m))
+                .map(|x| x.id.unwrap_or_else(|| derived_id(&tid, "group", &x.name)))
+                .collect(),
         })
         .collect();
 

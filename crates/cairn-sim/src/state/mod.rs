@@ -170,6 +170,8 @@ pub struct Group {
     pub mail_nickname: String,
     /// Member user ids.
     pub members: Vec<Uuid>,
+    /// Member group ids (nested groups).
+    pub member_groups: Vec<Uuid>,
 }
 
 /// An application registration.
