@@ -319,13 +319,14 @@ pub async fn run(data_dir: &Path, cmd: RepoCommand) -> Result<ExitCode> {
                 })
                 .await?;
             println!(
-                "{}{} blobs in use; {} packs deleted, {} repacked into {}, {} unindexed packs removed; {} freed",
+                "{}{} blobs in use; {} packs deleted, {} repacked into {}, {} unindexed packs and {} temporary files removed; {} freed",
                 if dry_run { "dry run: " } else { "" },
                 r.used_blobs,
                 r.packs_deleted,
                 r.packs_repacked,
                 r.packs_written,
                 r.unindexed_packs_deleted,
+                r.incomplete_writes_removed,
                 human(r.bytes_freed)
             );
             Ok(ExitCode::SUCCESS)

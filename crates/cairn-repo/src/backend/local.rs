@@ -7,6 +7,7 @@ use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -29,6 +30,33 @@ impl LocalBackend {
 
     fn path(&self, name: &str) -> PathBuf {
         self.root.join(name)
+    }
+
+    /// Objects (or temporary files at least this old) whose name starts with
+    /// `prefix`, sorted.
+    fn walk_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+        temporary: Option<Duration>,
+    ) -> BoxFuture<'a, BackendResult<Vec<ObjectInfo>>> {
+        let root = self.root.clone();
+        let prefix = prefix.to_string();
+        Box::pin(async move {
+            let p = prefix.clone();
+            blocking(&prefix, move || {
+                // List from the deepest directory the prefix names, then filter.
+                let dir_part = match p.rfind('/') {
+                    Some(i) => &p[..i],
+                    None => "",
+                };
+                let mut out = Vec::new();
+                walk(&root, &root.join(dir_part), temporary, &mut out)?;
+                out.retain(|o| o.name.starts_with(&p));
+                out.sort_by(|a, b| a.name.cmp(&b.name));
+                Ok(out)
+            })
+            .await
+        })
     }
 }
 
@@ -80,7 +108,14 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     fs::File::open(dir)?.sync_all()
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<ObjectInfo>) -> std::io::Result<()> {
+/// Files under `dir`: the objects, or (`temporary: Some(age)`) only the
+/// temporary files of unfinished writes at least `age` old.
+fn walk(
+    root: &Path,
+    dir: &Path,
+    temporary: Option<Duration>,
+    out: &mut Vec<ObjectInfo>,
+) -> std::io::Result<()> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -91,12 +126,23 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<ObjectInfo>) -> std::io::Result<(
         let file_type = entry.file_type()?;
         let path = entry.path();
         if file_type.is_dir() {
-            walk(root, &path, out)?;
+            walk(root, &path, temporary, out)?;
         } else if file_type.is_file() {
             let fname = entry.file_name();
             // Temporary files of unfinished writes are not objects.
-            if fname.to_string_lossy().starts_with(".tmp-") {
+            if fname.to_string_lossy().starts_with(".tmp-") != temporary.is_some() {
                 continue;
+            }
+            let metadata = entry.metadata()?;
+            if let Some(age) = temporary {
+                // A modification time in the future is not old.
+                let old = metadata
+                    .modified()?
+                    .elapsed()
+                    .is_ok_and(|elapsed| elapsed >= age);
+                if !old {
+                    continue;
+                }
             }
             let rel = path
                 .strip_prefix(root)
@@ -105,7 +151,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<ObjectInfo>) -> std::io::Result<(
                 .replace('\\', "/");
             out.push(ObjectInfo {
                 name: rel,
-                size: entry.metadata()?.len(),
+                size: metadata.len(),
             });
         }
     }
@@ -118,24 +164,15 @@ impl Backend for LocalBackend {
     }
 
     fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, BackendResult<Vec<ObjectInfo>>> {
-        let root = self.root.clone();
-        let prefix = prefix.to_string();
-        Box::pin(async move {
-            let p = prefix.clone();
-            blocking(&prefix, move || {
-                // List from the deepest directory the prefix names, then filter.
-                let dir_part = match p.rfind('/') {
-                    Some(i) => &p[..i],
-                    None => "",
-                };
-                let mut out = Vec::new();
-                walk(&root, &root.join(dir_part), &mut out)?;
-                out.retain(|o| o.name.starts_with(&p));
-                out.sort_by(|a, b| a.name.cmp(&b.name));
-                Ok(out)
-            })
-            .await
-        })
+        self.walk_prefix(prefix, None)
+    }
+
+    fn incomplete<'a>(
+        &'a self,
+        prefix: &'a str,
+        older_than: Duration,
+    ) -> BoxFuture<'a, BackendResult<Vec<ObjectInfo>>> {
+        self.walk_prefix(prefix, Some(older_than))
     }
 
     fn get<'a>(&'a self, name: &'a str) -> BoxFuture<'a, BackendResult<Bytes>> {

@@ -13,6 +13,7 @@ use std::fmt::Debug;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -82,6 +83,17 @@ pub trait Backend: Send + Sync + Debug {
     ) -> BoxFuture<'a, BackendResult<bool>>;
     /// Remove an object; removing a missing object is not an error.
     fn delete<'a>(&'a self, name: &'a str) -> BoxFuture<'a, BackendResult<()>>;
+    /// Leftovers under `prefix`, at least `older_than` old, of writes a killed
+    /// process never finished (the local backend's `.tmp-` files), which `list`
+    /// hides and `delete` removes. Object stores write atomically and have none.
+    fn incomplete<'a>(
+        &'a self,
+        prefix: &'a str,
+        older_than: Duration,
+    ) -> BoxFuture<'a, BackendResult<Vec<ObjectInfo>>> {
+        let _ = (prefix, older_than);
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 /// Counts bytes and requests that go through a backend (used by `stats` of a
@@ -111,6 +123,13 @@ impl Backend for Metered {
     }
     fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, BackendResult<Vec<ObjectInfo>>> {
         self.inner.list(prefix)
+    }
+    fn incomplete<'a>(
+        &'a self,
+        prefix: &'a str,
+        older_than: Duration,
+    ) -> BoxFuture<'a, BackendResult<Vec<ObjectInfo>>> {
+        self.inner.incomplete(prefix, older_than)
     }
     fn get<'a>(&'a self, name: &'a str) -> BoxFuture<'a, BackendResult<Bytes>> {
         Box::pin(async move {

@@ -57,6 +57,17 @@ impl Backend for Retry {
             Box::pin(async move { inner.list(&prefix).await })
         }))
     }
+    fn incomplete<'a>(
+        &'a self,
+        prefix: &'a str,
+        older_than: Duration,
+    ) -> BoxFuture<'a, BackendResult<Vec<ObjectInfo>>> {
+        let prefix = prefix.to_string();
+        Box::pin(self.run(move || {
+            let (inner, prefix) = (self.inner.clone(), prefix.clone());
+            Box::pin(async move { inner.incomplete(&prefix, older_than).await })
+        }))
+    }
     fn get<'a>(&'a self, name: &'a str) -> BoxFuture<'a, BackendResult<Bytes>> {
         let name = name.to_string();
         Box::pin(self.run(move || {

@@ -144,6 +144,15 @@ impl Repository {
             }
         }
         r.blobs = blob_ids.len();
+        let mut incomplete = 0;
+        for (dir, age) in super::prune::INCOMPLETE_WRITES {
+            incomplete += self.backend.incomplete(dir, age).await?.len();
+        }
+        if incomplete > 0 {
+            r.warnings.push(format!(
+                "{incomplete} temporary files of unfinished writes (left by an interrupted run; prune removes them)"
+            ));
+        }
 
         if opts.read_data {
             self.read_packs(opts, &packs, &present, &mut bad, &mut r)

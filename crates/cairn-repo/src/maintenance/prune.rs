@@ -4,14 +4,20 @@
 //! Crash-safe order: (1) upload repacked packs, (2) write a new complete index,
 //! (3) delete the old index files, (4) delete obsolete packs. A crash after (1)
 //! leaves unindexed packs; after (2) duplicate index entries; after (3)
-//! unindexed packs — all harmless, all cleaned by the next prune.
+//! unindexed packs — all harmless, all cleaned by the next prune. A process
+//! killed mid-write (a backup or a prune) can also leave temporary files on the
+//! local backend; prune removes those last.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use bytes::Bytes;
 
 use crate::error::Result;
-use crate::format::{DATA_DIR, INDEX_DIR, pack_id_from_name, pack_name};
+use crate::format::{
+    DATA_DIR, INDEX_DIR, KEYS_DIR, LOCKS_DIR, RESTORE_POINTS_DIR, SESSIONS_DIR, pack_id_from_name,
+    pack_name,
+};
 use crate::id::Id;
 use crate::index::{IndexFile, IndexPack};
 use crate::lock::LockKind;
@@ -45,8 +51,24 @@ pub struct PruneReport {
     pub packs_repacked: usize,
     pub packs_written: usize,
     pub unindexed_packs_deleted: usize,
+    /// Temporary files of writes a killed process never finished.
+    pub incomplete_writes_removed: usize,
     pub bytes_freed: u64,
 }
+
+/// Where temporary files of killed writes are removed, with the age they must
+/// have. Only lock holders write to the first four, so under the exclusive lock
+/// no write there is live. `locks/` and `keys/` are written without a lock
+/// (taking a lock, changing a password): only files older than any such write
+/// can take are removed there.
+pub(crate) const INCOMPLETE_WRITES: [(&str, Duration); 6] = [
+    (DATA_DIR, Duration::ZERO),
+    (INDEX_DIR, Duration::ZERO),
+    (RESTORE_POINTS_DIR, Duration::ZERO),
+    (SESSIONS_DIR, Duration::ZERO),
+    (LOCKS_DIR, Duration::from_secs(3600)),
+    (KEYS_DIR, Duration::from_secs(3600)),
+];
 
 const INDEX_FILE_MAX_PACKS: usize = 4096;
 
@@ -134,11 +156,17 @@ impl Repository {
         report.unindexed_packs_deleted = unindexed.len();
         report.packs_repacked = repack.len();
         report.packs_deleted = delete.len() - repack.len();
+        let mut incomplete = Vec::new();
+        for (dir, age) in INCOMPLETE_WRITES {
+            incomplete.extend(self.backend.incomplete(dir, age).await?);
+        }
+        report.incomplete_writes_removed = incomplete.len();
         report.bytes_freed = delete
             .iter()
             .chain(unindexed.iter())
             .filter_map(|id| present.get(id))
-            .sum();
+            .sum::<u64>()
+            + incomplete.iter().map(|o| o.size).sum::<u64>();
         if opts.dry_run {
             return Ok(report);
         }
@@ -231,6 +259,9 @@ impl Repository {
         );
         for id in delete.iter().chain(unindexed.iter()) {
             self.backend.delete(&pack_name(id)).await?;
+        }
+        for o in &incomplete {
+            self.backend.delete(&o.name).await?;
         }
         self.reset_index()?;
         self.refresh_index().await?;
