@@ -442,7 +442,7 @@ pub(super) async fn group_members(
         Some("microsoft.graph.user") => (true, false, "users"),
         Some("microsoft.graph.group") => (false, true, "groups"),
         Some(other) => {
-            return Err(GraphError::bad_request(&format!(
+            return Err(GraphError::bad_request(format!(
                 "'{other}' is not a type a group member can be cast to (microsoft.graph.user, microsoft.graph.group)"
             )));
         }
