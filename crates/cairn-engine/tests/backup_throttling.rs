@@ -1,13 +1,18 @@
 //! Throttling storms and transient faults lose nothing: with a tiny per-mailbox budget,
 //! a concurrency limit below Cairn's and random 503s, every message still ends up in
-//! the repository byte for byte, the session succeeds, and the 429s were counted.
+//! the repository byte for byte, the session succeeds, and the 429s were counted. And
+//! the pace keeps to a mailbox's budget, known or learned: the simulator's counters
+//! show (almost) no request sent beyond it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 mod backup_support;
 
+use std::time::Duration;
+
 use backup_support::*;
-use cairn_engine::backup::{Outcome, ProgressEvent};
+use cairn_engine::backup::{Outcome, ProgressEvent, RunOptions};
+use cairn_m365::throttle::MailboxBudget;
 use cairn_sim::DataPlaneOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,5 +61,98 @@ async fn storms_and_faults_lose_nothing() {
             (1..=4).contains(&peak),
             "{mailbox}: {peak} requests in flight"
         );
+    }
+}
+
+/// Requests refused for being over the budget, per mailbox, as the simulator counted
+/// them; and the total of those mailboxes' requests.
+fn budget_refusals(env: &Env) -> (Vec<u64>, u64) {
+    let counters = env.mutate(cairn_sim::admin::Mutation::Counters);
+    let per_mailbox: Vec<&serde_json::Value> = counters.as_object().unwrap().values().collect();
+    (
+        per_mailbox
+            .iter()
+            .map(|c| c["throttled_budget"].as_u64().expect("throttled_budget"))
+            .collect(),
+        per_mailbox
+            .iter()
+            .map(|c| c["requests"].as_u64().expect("requests"))
+            .sum(),
+    )
+}
+
+fn budgeted_plane() -> DataPlaneOptions {
+    let mut plane = DataPlaneOptions::default();
+    plane.mail.messages_per_mailbox = 100;
+    plane.throttle.mailbox_budget = Some(25);
+    plane.throttle.budget_window_secs = 1;
+    plane.throttle.mailbox_concurrency = Some(4);
+    plane
+}
+
+/// Told the budget, Cairn paces each mailbox under it: (almost) no request is sent
+/// beyond it — a few may cross while the simulator counts arrivals and Cairn departures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_budget_is_kept() {
+    let env = Env::start_with(budgeted_plane()).await;
+    let mut plan = env.plan("paced");
+    plan.concurrency.objects = 8;
+    let options = RunOptions {
+        mailbox_budget: Some(MailboxBudget {
+            requests: Some(25),
+            window: Duration::from_secs(1),
+        }),
+        ..Env::options()
+    };
+    let ran = env.run_with(&plan, options).await;
+    assert_eq!(ran.outcome.outcome, Outcome::Success, "{:?}", ran.outcome);
+    let (refused, requests) = budget_refusals(&env);
+    eprintln!("refused per mailbox: {refused:?} of {requests} requests");
+    let total: u64 = refused.iter().sum();
+    assert!(
+        total <= refused.len() as u64,
+        "{total} requests beyond the budget over {} mailboxes ({requests} requests)",
+        refused.len()
+    );
+    for u in mailbox_users(&env.tenant()) {
+        assert_mailbox_matches(&env, u, &[]).await;
+    }
+}
+
+/// Told only the window, Cairn learns each mailbox's budget from its first refusal:
+/// after that first burst nothing more is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_budget_is_learned_from_the_first_refusal() {
+    let env = Env::start_with(budgeted_plane()).await;
+    let mut plan = env.plan("learning");
+    plan.concurrency.objects = 8;
+    let options = RunOptions {
+        mailbox_budget: Some(MailboxBudget {
+            requests: None,
+            window: Duration::from_secs(1),
+        }),
+        ..Env::options()
+    };
+    let ran = env.run_with(&plan, options).await;
+    assert_eq!(ran.outcome.outcome, Outcome::Success, "{:?}", ran.outcome);
+    let (refused, requests) = budget_refusals(&env);
+    eprintln!("refused per mailbox: {refused:?} of {requests} requests");
+    assert!(
+        refused.iter().any(|r| *r > 0),
+        "the budget was reached: {refused:?}"
+    );
+    // The first burst: the refused request and those in flight with it (4 at most),
+    // plus a few crossing later.
+    assert!(
+        refused.iter().all(|r| *r <= 8),
+        "refused per mailbox: {refused:?} ({requests} requests)"
+    );
+    assert_eq!(
+        ran.outcome.throttled_requests,
+        refused.iter().sum::<u64>(),
+        "every refusal was counted by the session"
+    );
+    for u in mailbox_users(&env.tenant()) {
+        assert_mailbox_matches(&env, u, &[]).await;
     }
 }
