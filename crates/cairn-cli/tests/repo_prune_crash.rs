@@ -143,6 +143,60 @@ enum Landing {
     Finished,
 }
 
+/// Start `cairn repo prune` (logging its steps) and `kill -9` it as soon as
+/// `fire(lines so far, time since start)` says so.
+fn prune_killed_when(
+    cli: &Cli,
+    what: &str,
+    mut fire: impl FnMut(&[String], Duration) -> bool,
+) -> Landing {
+    let mut child = cli
+        .cmd(&["repo", "prune", "main"])
+        .env("CAIRN_LOG", "cairn_repo=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut said = Vec::new();
+    let fired = loop {
+        if child.try_wait().unwrap().is_some() {
+            break false;
+        }
+        said.extend(rx.try_iter());
+        if fire(&said, started.elapsed()) {
+            break true;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "prune made no progress towards {what}: {said:?}"
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    };
+    if fired {
+        child.kill().unwrap(); // SIGKILL
+    }
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    said.extend(rx.try_iter());
+    if status.signal() == Some(9) {
+        Landing::Killed
+    } else {
+        assert!(status.success(), "prune failed: {status}: {said:?}");
+        Landing::Finished
+    }
+}
+
 struct Fixture {
     cli: Cli,
     repo: PathBuf,
@@ -163,32 +217,10 @@ impl Fixture {
 
     /// Start a prune and `kill -9` it when `trigger` fires.
     fn prune_killed_at(&self, trigger: Trigger) -> Landing {
-        let mut child = self
-            .cli
-            .cmd(&["repo", "prune", "main"])
-            .env("CAIRN_LOG", "cairn_repo=info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, rx) = mpsc::channel::<String>();
-        let stderr = child.stderr.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let started = Instant::now();
-        let mut said = Vec::new();
-        let fired = loop {
-            if child.try_wait().unwrap().is_some() {
-                break false;
-            }
-            said.extend(rx.try_iter());
-            let fire = match trigger {
+        prune_killed_when(
+            &self.cli,
+            &format!("{trigger:?}"),
+            |said, elapsed| match trigger {
                 Trigger::Line(step) => said.iter().any(|l| l.contains(step)),
                 Trigger::NewPack => names(&self.repo, "data/")
                     .iter()
@@ -206,29 +238,9 @@ impl Fixture {
                         .count()
                         >= k
                 }
-                Trigger::After(d) => started.elapsed() >= d,
-            };
-            if fire {
-                break true;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(300),
-                "prune made no progress towards {trigger:?}: {said:?}"
-            );
-            std::thread::sleep(Duration::from_micros(200));
-        };
-        if fired {
-            child.kill().unwrap(); // SIGKILL
-        }
-        let status = child.wait().unwrap();
-        reader.join().unwrap();
-        said.extend(rx.try_iter());
-        if status.signal() == Some(9) {
-            Landing::Killed
-        } else {
-            assert!(status.success(), "prune failed: {status}: {said:?}");
-            Landing::Finished
-        }
+                Trigger::After(d) => elapsed >= d,
+            },
+        )
     }
 
     /// What a kill left, for the log: new packs, pristine packs gone, index files.
@@ -467,4 +479,56 @@ fn prune_removes_temporary_files_of_killed_writes() {
     );
     let out = tmp.path().join("out");
     assert_same("after prune", &tree, &cli.get_dir("main", Some(&rp), &out));
+}
+
+/// The same on S3 (moto): one repository, a prune killed at the log line of
+/// each step in turn (each starting from what the previous kill left), the
+/// repository consistent after each, then a prune that completes.
+#[test]
+fn kill_9_of_prune_on_s3_at_every_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(target) = Target::new(Store::S3, tmp.path()) else {
+        return;
+    };
+    let cli = Cli::new(tmp.path().join("home"), "prune password");
+    target.create(&cli, "main");
+    let src = tmp.path().join("src");
+    let out = tmp.path().join("out");
+    let mut rps = Vec::new();
+    for v in versions().into_iter().skip(2) {
+        write_tree(&src, &v);
+        rps.push((cli.put_dir("main", &src), v));
+    }
+    cli.ok(&["repo", "forget", "main", &rps[0].0]);
+    let kept = rps.split_off(1);
+    let before = target.objects("data/");
+    let consistent = |when: &str| {
+        let unlock = cli.ok(&["repo", "unlock", "main"]);
+        assert!(target.objects("locks/").is_empty(), "{when}: {unlock}");
+        let check = cli.ok(&["repo", "check", "main", "--read-data"]);
+        assert!(check.contains("no errors found"), "{when}: {check}");
+        for (rp, tree) in &kept {
+            let got = cli.get_dir("main", Some(rp), &out);
+            assert_same(&format!("{when}: restore point {rp}"), tree, &got);
+        }
+    };
+    for step in ["step 1/4", "step 2/4", "step 3/4", "step 4/4"] {
+        let landing =
+            prune_killed_when(&cli, step, |said, _| said.iter().any(|l| l.contains(step)));
+        eprintln!("S3, kill at {step}: {landing:?}");
+        assert_eq!(landing, Landing::Killed, "prune finished before {step}");
+        consistent(&format!("S3, kill at {step}"));
+    }
+    let said = cli.ok(&["repo", "prune", "main"]);
+    let check = cli.ok(&["repo", "check", "main", "--read-data"]);
+    assert!(
+        check.contains("no errors found") && !check.contains("warning"),
+        "{said}\n{check}"
+    );
+    let after = target.objects("data/");
+    assert!(
+        after.values().sum::<u64>() < before.values().sum::<u64>(),
+        "{said}"
+    );
+    consistent("S3, pruned");
 }
