@@ -193,6 +193,25 @@ pub enum Mutation {
         /// Contact id.
         id: String,
     },
+    /// Creates a contact folder (under the default Contacts folder, or `parent`).
+    AddContactFolder {
+        /// Mailbox.
+        #[serde(flatten)]
+        target: Target,
+        /// Parent contact folder id (default: the Contacts folder).
+        #[serde(default)]
+        parent: Option<String>,
+        /// Display name.
+        name: String,
+    },
+    /// Deletes a contact folder with its subfolders and contacts.
+    DeleteContactFolder {
+        /// Mailbox.
+        #[serde(flatten)]
+        target: Target,
+        /// Contact folder id.
+        id: String,
+    },
     /// Lists events and contacts (id, changeKey, subject/displayName).
     ListEntries(Target),
     /// Makes every delta token of the mailbox answer SyncStateNotFound.
@@ -413,6 +432,17 @@ pub fn apply(sim: &Sim, m: Mutation) -> Result<Value, AdminError> {
         }),
         Mutation::DeleteContact { target, id } => with_mailbox(sim, &target, |m| {
             m.delete_entry(Kind::Contact, &id)?;
+            Ok(json!({"id": id}))
+        }),
+        Mutation::AddContactFolder {
+            target,
+            parent,
+            name,
+        } => with_mailbox(sim, &target, |m| {
+            Ok(json!({"id": m.create_contact_folder(parent.as_deref(), &name)?}))
+        }),
+        Mutation::DeleteContactFolder { target, id } => with_mailbox(sim, &target, |m| {
+            m.delete_contact_folder(&id)?;
             Ok(json!({"id": id}))
         }),
         Mutation::ListEntries(t) => with_mailbox(sim, &t, |m| {

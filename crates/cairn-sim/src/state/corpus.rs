@@ -224,7 +224,7 @@ fn fill(m: &mut Mailbox, generator: &Arc<Generator>, index: usize, primary: bool
     let Some(contacts) = m.contact_folders.first().map(|f| f.id.clone()) else {
         return;
     };
-    // A nested contact folder, so folder enumeration has something to find.
+    // A contact folder of the user's, so folder enumeration has something to find…
     let family = item_id(m.guid, "contactfolder/Family");
     m.contact_folders.push(super::mailbox::MailFolder {
         id: family.clone(),
@@ -235,12 +235,23 @@ fn fill(m: &mut Mailbox, generator: &Arc<Generator>, index: usize, primary: bool
         seq: 0,
         visible_tree: true,
     });
+    // …and one inside it, so folders nest as users make them.
+    let kids = item_id(m.guid, "contactfolder/Family/Kids");
+    m.contact_folders.push(super::mailbox::MailFolder {
+        id: kids.clone(),
+        display_name: "Kids".into(),
+        parent_folder_id: family.clone(),
+        well_known_name: None,
+        is_hidden: false,
+        seq: 0,
+        visible_tree: true,
+    });
     for (j, c) in generator.contacts(index).enumerate() {
         let id = item_id(m.guid, &format!("contact/{j}"));
-        let folder = if j % 4 == 3 {
-            family.clone()
-        } else {
-            contacts.clone()
+        let folder = match j % 4 {
+            3 => family.clone(),
+            2 => kids.clone(),
+            _ => contacts.clone(),
         };
         m.contacts.insert(
             id.clone(),

@@ -22,6 +22,83 @@ impl Mailbox {
         })
     }
 
+    /// Container key of the contact folder hierarchy's removals and delta tokens.
+    pub const CONTACT_FOLDERS: &'static str = "contactFolders";
+
+    /// Creates a contact folder under `parent` (default: the Contacts folder).
+    pub fn create_contact_folder(
+        &mut self,
+        parent: Option<&str>,
+        name: &str,
+    ) -> Result<String, StoreError> {
+        let key = parent.unwrap_or("contacts");
+        let parent = self
+            .contact_folder(key)
+            .map(|f| f.id.clone())
+            .ok_or_else(|| StoreError::NoFolder(key.into()))?;
+        if self
+            .contact_folders
+            .iter()
+            .any(|f| f.parent_folder_id == parent && f.display_name.eq_ignore_ascii_case(name))
+        {
+            return Err(StoreError::Refused(format!(
+                "a contact folder named '{name}' already exists there (ErrorFolderExists)"
+            )));
+        }
+        let id = item_id(self.guid, &self.next_name("contactfolder"));
+        let seq = self.next_seq();
+        self.contact_folders.push(super::MailFolder {
+            id: id.clone(),
+            display_name: name.into(),
+            parent_folder_id: parent,
+            well_known_name: None,
+            is_hidden: false,
+            seq,
+            visible_tree: true,
+        });
+        Ok(id)
+    }
+
+    /// Deletes a contact folder, its subfolders and their contacts (not the default
+    /// Contacts folder).
+    pub fn delete_contact_folder(&mut self, key: &str) -> Result<(), StoreError> {
+        let f = self
+            .contact_folder(key)
+            .ok_or_else(|| StoreError::NoFolder(key.into()))?;
+        if f.well_known_name.is_some() {
+            return Err(StoreError::Refused(
+                "the default Contacts folder cannot be deleted".into(),
+            ));
+        }
+        let mut doomed = vec![f.id.clone()];
+        let mut at = 0;
+        while at < doomed.len() {
+            let parent = doomed[at].clone();
+            at += 1;
+            doomed.extend(
+                self.contact_folders
+                    .iter()
+                    .filter(|c| c.parent_folder_id == parent)
+                    .map(|c| c.id.clone()),
+            );
+        }
+        let gone: Vec<(String, String)> = self
+            .contacts
+            .values()
+            .filter(|c| doomed.contains(&c.folder))
+            .map(|c| (c.id.clone(), c.folder.clone()))
+            .collect();
+        for (id, folder) in gone {
+            self.contacts.remove(&id);
+            self.log_removal(Kind::Contact, &folder, &id);
+        }
+        for id in doomed {
+            self.contact_folders.retain(|c| c.id != id);
+            self.log_removal(Kind::Folder, Self::CONTACT_FOLDERS, &id);
+        }
+        Ok(())
+    }
+
     fn entries(&mut self, kind: Kind) -> &mut std::collections::BTreeMap<String, Entry> {
         if kind == Kind::Event {
             &mut self.events

@@ -77,17 +77,15 @@ pub(super) async fn view_delta(
             &m.calendar_id(),
             present,
             &render,
-            DeltaRequest {
-                origin: &origin,
-                path: uri.path(),
-                params: &p,
-                headers: &headers,
-                context: format!("Collection(event)/users('{uid}')/calendarView"),
-                odata_type: "#microsoft.graph.event",
-                default_size: 10,
+            DeltaRequest::v1(
+                &origin,
+                &uri,
+                &p,
+                &headers,
+                format!("Collection(event)/users('{uid}')/calendarView"),
+                "#microsoft.graph.event",
                 max_age,
-                version: "/v1.0",
-            },
+            ),
         )
     })
 }

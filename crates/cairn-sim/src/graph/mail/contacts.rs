@@ -1,6 +1,7 @@
 //! Contacts: `contactFolders` (the folders inside the default Contacts folder, as Graph
-//! lists them), `childFolders`, contacts of a folder and their delta; `/contacts` and
-//! `/contacts/delta` are the default Contacts folder's.
+//! lists them), `childFolders` (nested folders), `contactFolders/delta` (the whole
+//! hierarchy), contacts of a folder and their delta; `/contacts` and `/contacts/delta`
+//! are the default Contacts folder's.
 
 use std::collections::HashMap;
 
@@ -28,6 +29,14 @@ fn default_folder(m: &Mailbox) -> Result<String, GraphError> {
         .first()
         .map(|f| f.id.clone())
         .ok_or_else(item_not_found)
+}
+
+/// The contact folder `fid` names, or the default Contacts folder.
+fn folder_of(m: &Mailbox, fid: Option<&String>) -> Result<String, GraphError> {
+    match fid {
+        Some(f) => Ok(m.contact_folder(f).ok_or_else(item_not_found)?.id.clone()),
+        None => default_folder(m),
+    }
 }
 
 pub(super) async fn folders(
@@ -112,21 +121,19 @@ pub(super) async fn child_folders(
     )
 }
 
-async fn list_impl(
-    sim: Shared,
-    origin: Origin,
-    id: String,
-    fid: Option<String>,
-    p: HashMap<String, String>,
+/// `contacts` (the default folder's) and `contactFolders/{fid}/contacts`.
+pub(super) async fn list(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path(path): Path<HashMap<String, String>>,
+    Query(p): Params,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, GraphError> {
     let c = caller(&sim, &origin, &headers)?;
+    let id = path.get("id").cloned().unwrap_or_default();
     let (uid, items) = with_mailbox(&sim, &c, &id, |uid, m| {
-        let folder = match &fid {
-            Some(f) => m.contact_folder(f).ok_or_else(item_not_found)?.id.clone(),
-            None => default_folder(m)?,
-        };
+        let folder = folder_of(m, path.get("fid"))?;
         let items = m
             .contacts
             .values()
@@ -143,28 +150,6 @@ async fn list_impl(
         format!("users('{uid}')/contacts"),
         items,
     )
-}
-
-pub(super) async fn list(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
-    Path(id): Path<String>,
-    Query(p): Params,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, GraphError> {
-    list_impl(sim, origin, id, None, p, headers, uri).await
-}
-
-pub(super) async fn list_in_folder(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
-    Path((id, fid)): Path<(String, String)>,
-    Query(p): Params,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, GraphError> {
-    list_impl(sim, origin, id, Some(fid), p, headers, uri).await
 }
 
 pub(super) async fn get(
@@ -187,22 +172,20 @@ pub(super) async fn get(
     ))
 }
 
-async fn delta_impl(
-    sim: Shared,
-    origin: Origin,
-    id: String,
-    fid: Option<String>,
-    p: HashMap<String, String>,
+/// `contacts/delta` (the default folder's) and `contactFolders/{fid}/contacts/delta`.
+pub(super) async fn delta(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path(path): Path<HashMap<String, String>>,
+    Query(p): Params,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, GraphError> {
     let c = caller(&sim, &origin, &headers)?;
     let max_age = sim.plane.token_max_age();
+    let id = path.get("id").cloned().unwrap_or_default();
     with_mailbox(&sim, &c, &id, |uid, m| {
-        let folder = match &fid {
-            Some(f) => m.contact_folder(f).ok_or_else(item_not_found)?.id.clone(),
-            None => default_folder(m)?,
-        };
+        let folder = folder_of(m, path.get("fid"))?;
         let present = m
             .contacts
             .values()
@@ -216,22 +199,23 @@ async fn delta_impl(
             &folder,
             present,
             &render,
-            DeltaRequest {
-                origin: &origin,
-                path: uri.path(),
-                params: &p,
-                headers: &headers,
-                context: format!("Collection(contact)/users('{uid}')/contacts"),
-                odata_type: "#microsoft.graph.contact",
-                default_size: 10,
+            DeltaRequest::v1(
+                &origin,
+                &uri,
+                &p,
+                &headers,
+                format!("Collection(contact)/users('{uid}')/contacts"),
+                "#microsoft.graph.contact",
                 max_age,
-                version: "/v1.0",
-            },
+            ),
         )
     })
 }
 
-pub(super) async fn delta(
+/// `contactFolders/delta`: every contact folder of the mailbox below the default
+/// Contacts folder, nested ones included, flat with `parentFolderId`
+/// (api/contactfolder-delta.md); deleted folders as `@removed`.
+pub(super) async fn folders_delta(
     State(sim): State<Shared>,
     Extension(origin): Extension<Origin>,
     Path(id): Path<String>,
@@ -239,16 +223,36 @@ pub(super) async fn delta(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, GraphError> {
-    delta_impl(sim, origin, id, None, p, headers, uri).await
-}
-
-pub(super) async fn delta_in_folder(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
-    Path((id, fid)): Path<(String, String)>,
-    Query(p): Params,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, GraphError> {
-    delta_impl(sim, origin, id, Some(fid), p, headers, uri).await
+    let c = caller(&sim, &origin, &headers)?;
+    let max_age = sim.plane.token_max_age();
+    with_mailbox(&sim, &c, &id, |uid, m| {
+        let present = m
+            .contact_folders
+            .iter()
+            .filter(|f| f.well_known_name.is_none())
+            .map(|f| (f.seq, f.id.clone()))
+            .collect();
+        let render = |fid: &str| {
+            m.contact_folders
+                .iter()
+                .find(|f| f.id == fid)
+                .map(folder_json)
+        };
+        respond(
+            m,
+            Kind::Folder,
+            Mailbox::CONTACT_FOLDERS,
+            present,
+            &render,
+            DeltaRequest::v1(
+                &origin,
+                &uri,
+                &p,
+                &headers,
+                format!("Collection(contactFolder)/users('{uid}')/contactFolders"),
+                "#microsoft.graph.contactFolder",
+                max_age,
+            ),
+        )
+    })
 }

@@ -34,6 +34,31 @@ pub(super) struct DeltaRequest<'a> {
     pub version: &'static str,
 }
 
+impl<'a> DeltaRequest<'a> {
+    /// A v1.0 delta request with Graph's default page of 10.
+    pub fn v1(
+        origin: &'a Origin,
+        uri: &'a http::Uri,
+        params: &'a HashMap<String, String>,
+        headers: &'a HeaderMap,
+        context: String,
+        odata_type: &'static str,
+        max_age: Option<u64>,
+    ) -> Self {
+        DeltaRequest {
+            origin,
+            path: uri.path(),
+            params,
+            headers,
+            context,
+            odata_type,
+            default_size: 10,
+            max_age,
+            version: "/v1.0",
+        }
+    }
+}
+
 fn token_error(e: TokenError) -> GraphError {
     match e {
         TokenError::Expired => GraphError::new(

@@ -148,17 +148,15 @@ pub(super) async fn delta(
             "",
             present,
             &render,
-            DeltaRequest {
-                origin: &origin,
-                path: uri.path(),
-                params: &p,
-                headers: &headers,
-                context: format!("Collection(mailFolder)/users('{uid}')"),
-                odata_type: "#microsoft.graph.mailFolder",
-                default_size: 10,
+            DeltaRequest::v1(
+                &origin,
+                &uri,
+                &p,
+                &headers,
+                format!("Collection(mailFolder)/users('{uid}')"),
+                "#microsoft.graph.mailFolder",
                 max_age,
-                version: "/v1.0",
-            },
+            ),
         )
     })
 }

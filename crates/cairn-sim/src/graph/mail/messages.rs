@@ -217,17 +217,15 @@ pub(super) async fn delta(
             &folder,
             present,
             &render,
-            DeltaRequest {
-                origin: &origin,
-                path: uri.path(),
-                params: &p,
-                headers: &headers,
-                context: format!("Collection(message)/users('{uid}')/mailFolders('{fid}')"),
-                odata_type: "#microsoft.graph.message",
-                default_size: 10,
+            DeltaRequest::v1(
+                &origin,
+                &uri,
+                &p,
+                &headers,
+                format!("Collection(message)/users('{uid}')/mailFolders('{fid}')"),
+                "#microsoft.graph.message",
                 max_age,
-                version: "/v1.0",
-            },
+            ),
         )
     })
 }

@@ -85,6 +85,14 @@ pub fn router(sim: Shared) -> Router<Shared> {
         .route("/beta/users/{id}/events/{eid}", get(calendar::get_beta))
         .route(&format!("{u}/contactFolders"), get(contacts::folders))
         .route(
+            &format!("{u}/contactFolders/delta"),
+            get(contacts::folders_delta),
+        )
+        .route(
+            &format!("{u}/contactFolders/delta()"),
+            get(contacts::folders_delta),
+        )
+        .route(
             &format!("{u}/contactFolders/{{fid}}"),
             get(contacts::folder),
         )
@@ -94,15 +102,15 @@ pub fn router(sim: Shared) -> Router<Shared> {
         )
         .route(
             &format!("{u}/contactFolders/{{fid}}/contacts"),
-            get(contacts::list_in_folder),
+            get(contacts::list),
         )
         .route(
             &format!("{u}/contactFolders/{{fid}}/contacts/delta"),
-            get(contacts::delta_in_folder),
+            get(contacts::delta),
         )
         .route(
             &format!("{u}/contactFolders/{{fid}}/contacts/delta()"),
-            get(contacts::delta_in_folder),
+            get(contacts::delta),
         )
         .route(&format!("{u}/contacts"), get(contacts::list))
         .route(&format!("{u}/contacts/delta"), get(contacts::delta))
