@@ -92,7 +92,7 @@ async fn nested_contact_folders_their_delta_and_their_contacts() {
         .unwrap()
         .to_string();
     let (added, removed, link, _) = delta_round(&sim, &link, &token, 5).await;
-    assert_eq!(added.keys().cloned().collect::<Vec<_>>(), [school.clone()]);
+    assert_eq!(added.keys().collect::<Vec<_>>(), [&school]);
     assert_eq!(added[&school]["parentFolderId"], kids.as_str());
     assert!(removed.is_empty());
     let dup = sim.handle.mutate(Mutation::AddContactFolder {
