@@ -119,3 +119,63 @@ def test_messages_delta_and_mime(sim):
     for m in messages[:5]:
         assert m.change_key and m.subject is not None and m.received_date_time
         assert m.internet_message_id.strip("<>").encode() in mimes[m.id]
+
+
+def test_calendar_view_expands_series(sim):
+    """calendarView (and its delta) through the SDK: single instances, occurrences and
+    exceptions of series with seriesMasterId and originalStart, never a master; /events
+    gives the masters with their recurrence; a master's instances are exactly its items
+    in the view, one of them an exception moved off its original start."""
+    from msgraph.generated.users.item.calendar_view.calendar_view_request_builder import \
+        CalendarViewRequestBuilder
+    from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import \
+        DeltaRequestBuilder
+    from msgraph.generated.users.item.events.item.instances.instances_request_builder import \
+        InstancesRequestBuilder
+
+    client = graph_client(sim)
+    user = client.users.by_user_id("user01@conformance.example")
+    start, end = "1990-01-01T00:00:00Z", "2100-01-01T00:00:00Z"
+
+    async def pages(builder, first):
+        items = list(first.value)
+        while first.odata_next_link:
+            first = await builder.with_url(first.odata_next_link).get()
+            items.extend(first.value)
+        return items, first
+
+    async def run():
+        q = CalendarViewRequestBuilder.CalendarViewRequestBuilderGetQueryParameters(
+            start_date_time=start, end_date_time=end, top=7)
+        view, _ = await pages(user.calendar_view, await user.calendar_view.get(
+            request_configuration=RequestConfiguration(query_parameters=q)))
+        dq = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
+            start_date_time=start, end_date_time=end)
+        delta, last = await pages(user.calendar_view.delta, await user.calendar_view.delta.get(
+            request_configuration=RequestConfiguration(query_parameters=dq)))
+        events, _ = await pages(user.events, await user.events.get())
+        instances = {}
+        for m in (e for e in events if e.type.value == "seriesMaster"):
+            iq = InstancesRequestBuilder.InstancesRequestBuilderGetQueryParameters(
+                start_date_time=start, end_date_time=end)
+            b = user.events.by_event_id(m.id).instances
+            instances[m.id], _ = await pages(b, await b.get(
+                request_configuration=RequestConfiguration(query_parameters=iq)))
+        return view, delta, last, events, instances
+
+    view, delta, last, events, instances = asyncio.run(run())
+    kinds = {e.type.value for e in view}
+    assert "seriesMaster" not in kinds and {"occurrence", "exception"} <= kinds
+    assert {e.id for e in delta} == {e.id for e in view}
+    assert last.odata_delta_link and "$deltatoken=" in last.odata_delta_link
+    masters = [e for e in events if e.type.value == "seriesMaster"]
+    assert masters and all(e.type.value in ("seriesMaster", "singleInstance") for e in events)
+    for m in masters:
+        assert m.recurrence.pattern.type.value and m.recurrence.range.start_date
+        mine = [e for e in view if e.series_master_id == m.id]
+        assert {e.id for e in mine} == {e.id for e in instances[m.id]}
+        assert all(e.original_start for e in mine)
+        exceptions = [e for e in mine if e.type.value == "exception"]
+        assert len(exceptions) == 1
+        assert exceptions[0].subject.endswith("(moved)")
+        assert exceptions[0].start.date_time != m.start.date_time
