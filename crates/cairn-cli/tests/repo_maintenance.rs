@@ -189,12 +189,38 @@ fn scenario(store: Store) {
         "{show}"
     );
     assert_eq!(packs(&target), stored2, "passwd rewrote packs");
+    // The only key slot cannot be removed.
+    let slot = show
+        .lines()
+        .find(|l| l.starts_with("key slot:"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .unwrap()
+        .to_string();
+    let last = cli.output(&["repo", "passwd", "main", "--remove", &slot]);
+    assert_eq!(last.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&last.stderr).contains("last key slot"),
+        "{}",
+        String::from_utf8_lossy(&last.stderr)
+    );
+    assert_eq!(target.objects("keys/").len(), 1);
     assert_same(
         "rp1 after passwd",
         &v1,
         &cli.get_dir("main", Some(&rp1), &out),
     );
     assert_same("latest after passwd", &v2, &cli.get_dir("main", None, &out));
+
+    // forget refuses an unknown id and then deletes nothing.
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let refused = cli.output(&["repo", "forget", "main", &rp1, &unknown]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains(&unknown),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert_eq!(target.objects("restorepoints/").len(), 2);
 
     // forget the first restore point, then prune: a dry run changes nothing.
     let said = cli.ok(&["repo", "forget", "main", &rp1]);
