@@ -353,3 +353,107 @@ fn maintenance_on_s3() {
 fn maintenance_on_azure() {
     scenario(Store::Azure);
 }
+
+/// Send a signal with the system's `kill` (STOP freezes a process: it holds
+/// its lock and stays alive, so the lock is not stale).
+fn signal(child: &std::process::Child, sig: &str) {
+    let status = std::process::Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "never saw {what}");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// Locks through the CLI: prune refuses while a backup holds its shared lock
+/// (a live process: `unlock` keeps it), a backup refuses while prune holds the
+/// exclusive one, and both go through once the other is done.
+#[test]
+fn prune_and_backups_exclude_each_other() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let target = Target::new(Store::Local, tmp.path()).unwrap();
+    let cli = Cli::new(tmp.path().join("home"), "pw");
+    target.create(&cli, "main");
+    let repo = tmp.path().join("repo");
+    let locks = || {
+        std::fs::read_dir(repo.join("locks"))
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| !e.file_name().to_string_lossy().starts_with(".tmp-"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let src = tmp.path().join("src");
+    let mut tree = Tree::new();
+    for i in 0..40u64 {
+        tree.insert(format!("d/f{i:02}.bin"), noise(i, 100_000));
+    }
+    write_tree(&src, &tree);
+
+    // A backup holds a shared lock: prune is refused and the lock is not stale.
+    let mut backup = cli
+        .cmd(&["repo", "put-dir", "main", src.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the backup's lock", || locks() == 1);
+    signal(&backup, "-STOP");
+    let refused = cli.output(&["repo", "prune", "main"]);
+    let said = String::from_utf8_lossy(&refused.stderr).to_string();
+    assert_eq!(refused.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("locked") && said.contains("backup session"),
+        "{said}"
+    );
+    let unlock = cli.ok(&["repo", "unlock", "main"]);
+    assert!(
+        unlock.contains("no stale locks") && unlock.contains("kept"),
+        "{unlock}"
+    );
+    signal(&backup, "-CONT");
+    assert!(backup.wait().unwrap().success());
+    assert_eq!(locks(), 0);
+
+    // Prune holds the exclusive lock: a backup is refused.
+    let mut prune = cli
+        .cmd(&["repo", "prune", "main"])
+        .env("CAIRN_LOG", "cairn_repo=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(prune.stderr.take().unwrap()).lines();
+    wait_for("prune's first step", || {
+        lines
+            .next()
+            .is_some_and(|l| l.unwrap().contains("prune step 1/4"))
+    });
+    signal(&prune, "-STOP");
+    let refused = cli.output(&["repo", "put-dir", "main", src.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&refused.stderr).to_string();
+    assert_eq!(refused.status.code(), Some(2), "{said}");
+    assert!(said.contains("locked") && said.contains("prune"), "{said}");
+    signal(&prune, "-CONT");
+    std::thread::spawn(move || lines.for_each(drop));
+    assert!(prune.wait().unwrap().success());
+    cli.put_dir("main", &src);
+    let check = cli.ok(&["repo", "check", "main", "--read-data"]);
+    assert!(check.contains("no errors found"), "{check}");
+    assert_same(
+        "after both",
+        &tree,
+        &cli.get_dir("main", None, &tmp.path().join("out")),
+    );
+}
