@@ -16,7 +16,9 @@ use crate::auth::{Caller, Principal};
 use crate::catalog;
 use crate::server::{Origin, Shared, json_response};
 use crate::state::build::key_credential;
-use crate::state::{Application, PasswordCredential, ServicePrincipal, TenantState, created_time};
+use crate::state::{
+    Application, PasswordCredential, ServicePrincipal, SimState, TenantState, created_time,
+};
 
 type Params = Query<HashMap<String, String>>;
 
@@ -26,23 +28,42 @@ const APP_ADMIN_ROLES: &[&str] = &[
     "Cloud Application Administrator",
 ];
 
-/// Delegated: the signed-in user must hold one of `roles` (and the token the scope);
-/// app-only: one of `app_roles`.
-pub(super) fn authorize(
-    t: &TenantState,
-    c: &Caller,
-    roles: &[&str],
-    scopes: &[&str],
-    app_roles: &[&str],
-) -> Result<(), GraphError> {
+/// Who may make a change: delegated, a user holding one of `roles` with one of
+/// `scopes` in the token; app-only, an app holding one of `app_roles`.
+pub(super) struct Grant {
+    pub roles: &'static [&'static str],
+    pub scopes: &'static [&'static str],
+    pub app_roles: &'static [&'static str],
+}
+
+/// Changing applications and service principals.
+const APP_WRITE: Grant = Grant {
+    roles: APP_ADMIN_ROLES,
+    scopes: &["Application.ReadWrite.All", "Directory.AccessAsUser.All"],
+    app_roles: &["Application.ReadWrite.All"],
+};
+
+/// Registering an application: Application Developers may too.
+const APP_CREATE: Grant = Grant {
+    roles: &[
+        "Global Administrator",
+        "Application Administrator",
+        "Cloud Application Administrator",
+        "Application Developer",
+    ],
+    ..APP_WRITE
+};
+
+/// Checks `grant` for the caller.
+pub(super) fn authorize(t: &TenantState, c: &Caller, grant: &Grant) -> Result<(), GraphError> {
     let ok = match &c.principal {
-        Principal::App { roles: granted, .. } => {
-            granted.iter().any(|r| app_roles.contains(&r.as_str()))
-        }
+        Principal::App { roles: granted, .. } => granted
+            .iter()
+            .any(|r| grant.app_roles.contains(&r.as_str())),
         Principal::User { user_id, scp, .. } => {
             t.user_by_id(*user_id)
-                .is_some_and(|u| u.has_any_role(roles))
-                && scp.iter().any(|s| scopes.contains(&s.as_str()))
+                .is_some_and(|u| u.has_any_role(grant.roles))
+                && scp.iter().any(|s| grant.scopes.contains(&s.as_str()))
         }
     };
     if ok {
@@ -50,6 +71,51 @@ pub(super) fn authorize(
     } else {
         Err(GraphError::denied())
     }
+}
+
+/// The caller's tenant, to change; with `grant`, only if the caller holds it.
+pub(super) fn tenant_to_change<'s>(
+    state: &'s mut SimState,
+    c: &Caller,
+    grant: Option<&Grant>,
+) -> Result<&'s mut TenantState, GraphError> {
+    let t = state
+        .tenant_mut(c.tenant)
+        .ok_or_else(|| GraphError::not_found(&c.tenant.to_string()))?;
+    if let Some(g) = grant {
+        authorize(t, c, g)?;
+    }
+    Ok(t)
+}
+
+/// The caller may read applications and service principals.
+pub(super) fn require_app_read(c: &Caller) -> Result<(), GraphError> {
+    if c.has_permission(APP_READ, APP_READ_SCOPES) {
+        Ok(())
+    } else {
+        Err(GraphError::denied())
+    }
+}
+
+/// An object by its object id, or by Graph's alternate key `(appId='…')`.
+fn by_key<'t, T>(
+    items: &'t [T],
+    id: &str,
+    keys: impl Fn(&T) -> (uuid::Uuid, uuid::Uuid),
+) -> Result<&'t T, GraphError> {
+    let app_id = id
+        .strip_prefix("(appId='")
+        .and_then(|s| s.strip_suffix("')"));
+    items
+        .iter()
+        .find(|x| {
+            let (object_id, app) = keys(x);
+            match app_id {
+                Some(k) => app.to_string().eq_ignore_ascii_case(k),
+                None => object_id.to_string().eq_ignore_ascii_case(id),
+            }
+        })
+        .ok_or_else(|| GraphError::not_found(id))
 }
 
 fn application_json(t: &TenantState, a: &Application) -> Value {
@@ -149,9 +215,7 @@ pub(super) async fn list_applications(
     uri: Uri,
 ) -> Result<Response, GraphError> {
     let c = caller(&sim, &origin, &headers)?;
-    if !c.has_permission(APP_READ, APP_READ_SCOPES) {
-        return Err(GraphError::denied());
-    }
+    require_app_read(&c)?;
     let items = with_tenant(&sim, &c, |t| {
         Ok(t.applications
             .iter()
@@ -162,17 +226,7 @@ pub(super) async fn list_applications(
 }
 
 fn find_app<'t>(t: &'t TenantState, id: &str) -> Result<&'t Application, GraphError> {
-    // Object id, or the alternate key `(appId='…')`.
-    let app_id = id
-        .strip_prefix("(appId='")
-        .and_then(|s| s.strip_suffix("')"));
-    t.applications
-        .iter()
-        .find(|a| match app_id {
-            Some(k) => a.app_id.to_string().eq_ignore_ascii_case(k),
-            None => a.id.to_string().eq_ignore_ascii_case(id),
-        })
-        .ok_or_else(|| GraphError::not_found(id))
+    by_key(&t.applications, id, |a| (a.id, a.app_id))
 }
 
 pub(super) async fn get_application(
@@ -183,9 +237,7 @@ pub(super) async fn get_application(
     headers: HeaderMap,
 ) -> Result<Response, GraphError> {
     let c = caller(&sim, &origin, &headers)?;
-    if !c.has_permission(APP_READ, APP_READ_SCOPES) {
-        return Err(GraphError::denied());
-    }
+    require_app_read(&c)?;
     let v = with_tenant(&sim, &c, |t| Ok(application_json(t, find_app(t, &id)?)))?;
     Ok(entity(&origin, "applications/$entity", v, p.get("$select")))
 }
@@ -254,18 +306,7 @@ pub(super) async fn create_application(
     let c = caller(&sim, &origin, &headers)?;
     let body = parse_body(&body)?;
     let mut state = sim.write();
-    let t = state
-        .tenant_mut(c.tenant)
-        .ok_or_else(|| GraphError::not_found(&c.tenant.to_string()))?;
-    let mut roles = APP_ADMIN_ROLES.to_vec();
-    roles.push("Application Developer");
-    authorize(
-        t,
-        &c,
-        &roles,
-        &["Application.ReadWrite.All", "Directory.AccessAsUser.All"],
-        &["Application.ReadWrite.All"],
-    )?;
+    let t = tenant_to_change(&mut state, &c, Some(&APP_CREATE))?;
     let Some(name) = body
         .get("displayName")
         .and_then(Value::as_str)
@@ -317,16 +358,7 @@ pub(super) async fn patch_application(
     let c = caller(&sim, &origin, &headers)?;
     let body = parse_body(&body)?;
     let mut state = sim.write();
-    let t = state
-        .tenant_mut(c.tenant)
-        .ok_or_else(|| GraphError::not_found(&c.tenant.to_string()))?;
-    authorize(
-        t,
-        &c,
-        APP_ADMIN_ROLES,
-        &["Application.ReadWrite.All", "Directory.AccessAsUser.All"],
-        &["Application.ReadWrite.All"],
-    )?;
+    let t = tenant_to_change(&mut state, &c, Some(&APP_WRITE))?;
     let app_id = find_app(t, &id)?.id;
     let serial = t.next_serial();
     let keys = match body.get("keyCredentials") {
@@ -367,16 +399,7 @@ pub(super) async fn add_password(
         parse_body(&body)?
     };
     let mut state = sim.write();
-    let t = state
-        .tenant_mut(c.tenant)
-        .ok_or_else(|| GraphError::not_found(&c.tenant.to_string()))?;
-    authorize(
-        t,
-        &c,
-        APP_ADMIN_ROLES,
-        &["Application.ReadWrite.All", "Directory.AccessAsUser.All"],
-        &["Application.ReadWrite.All"],
-    )?;
+    let t = tenant_to_change(&mut state, &c, Some(&APP_WRITE))?;
     let app_id = find_app(t, &id)?.id;
     let serial = t.next_serial();
     let secret: String = {
@@ -427,9 +450,7 @@ pub(super) async fn list_service_principals(
     uri: Uri,
 ) -> Result<Response, GraphError> {
     let c = caller(&sim, &origin, &headers)?;
-    if !c.has_permission(APP_READ, APP_READ_SCOPES) {
-        return Err(GraphError::denied());
-    }
+    require_app_read(&c)?;
     let items = with_tenant(&sim, &c, |t| {
         Ok(t.service_principals.iter().map(sp_json).collect())
     })?;
@@ -440,16 +461,7 @@ pub(super) fn find_sp<'t>(
     t: &'t TenantState,
     id: &str,
 ) -> Result<&'t ServicePrincipal, GraphError> {
-    let app_id = id
-        .strip_prefix("(appId='")
-        .and_then(|s| s.strip_suffix("')"));
-    t.service_principals
-        .iter()
-        .find(|s| match app_id {
-            Some(k) => s.app_id.to_string().eq_ignore_ascii_case(k),
-            None => s.id.to_string().eq_ignore_ascii_case(id),
-        })
-        .ok_or_else(|| GraphError::not_found(id))
+    by_key(&t.service_principals, id, |s| (s.id, s.app_id))
 }
 
 pub(super) async fn get_service_principal(
@@ -460,9 +472,7 @@ pub(super) async fn get_service_principal(
     headers: HeaderMap,
 ) -> Result<Response, GraphError> {
     let c = caller(&sim, &origin, &headers)?;
-    if !c.has_permission(APP_READ, APP_READ_SCOPES) {
-        return Err(GraphError::denied());
-    }
+    require_app_read(&c)?;
     let v = with_tenant(&sim, &c, |t| Ok(sp_json(find_sp(t, &id)?)))?;
     Ok(entity(
         &origin,
@@ -481,16 +491,7 @@ pub(super) async fn create_service_principal(
     let c = caller(&sim, &origin, &headers)?;
     let body = parse_body(&body)?;
     let mut state = sim.write();
-    let t = state
-        .tenant_mut(c.tenant)
-        .ok_or_else(|| GraphError::not_found(&c.tenant.to_string()))?;
-    authorize(
-        t,
-        &c,
-        APP_ADMIN_ROLES,
-        &["Application.ReadWrite.All", "Directory.AccessAsUser.All"],
-        &["Application.ReadWrite.All"],
-    )?;
+    let t = tenant_to_change(&mut state, &c, Some(&APP_WRITE))?;
     let app_id = body
         .get("appId")
         .and_then(Value::as_str)
@@ -537,19 +538,11 @@ pub(super) async fn add_key(
     let c = caller(&sim, &origin, &headers)?;
     let body = parse_body(&body)?;
     let mut state = sim.write();
-    let t = state
-        .tenant_mut(c.tenant)
-        .ok_or_else(|| GraphError::not_found(&c.tenant.to_string()))?;
+    let t = tenant_to_change(&mut state, &c, None)?;
     let app = find_app(t, &id)?.clone();
     let is_self = matches!(&c.principal, Principal::App { app_id, .. } if app_id.eq_ignore_ascii_case(&app.app_id.to_string()));
     if !is_self {
-        authorize(
-            t,
-            &c,
-            APP_ADMIN_ROLES,
-            &["Application.ReadWrite.All", "Directory.AccessAsUser.All"],
-            &["Application.ReadWrite.All"],
-        )?;
+        authorize(t, &c, &APP_WRITE)?;
     }
     let proof = body
         .get("proof")

@@ -11,7 +11,7 @@ use http::{HeaderMap, StatusCode, Uri};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::apps::{APP_READ, APP_READ_SCOPES, authorize, find_sp, lq, parse_body};
+use super::apps::{Grant, find_sp, lq, parse_body, require_app_read, tenant_to_change};
 use super::directory::with_tenant;
 use super::{GraphError, caller, collection};
 use crate::server::{Origin, Shared, json_response};
@@ -20,7 +20,15 @@ use crate::state::{AppRoleAssignment, created_time};
 
 type Params = Query<HashMap<String, String>>;
 
-const CONSENT_ROLES: &[&str] = &["Global Administrator", "Privileged Role Administrator"];
+/// Admin consent: Global Administrator or Privileged Role Administrator.
+const CONSENT: Grant = Grant {
+    roles: &["Global Administrator", "Privileged Role Administrator"],
+    scopes: &[
+        "AppRoleAssignment.ReadWrite.All",
+        "Directory.AccessAsUser.All",
+    ],
+    app_roles: &["AppRoleAssignment.ReadWrite.All"],
+};
 
 fn assignment_json(a: &AppRoleAssignment) -> Value {
     json!({
@@ -36,38 +44,8 @@ fn assignment_json(a: &AppRoleAssignment) -> Value {
     })
 }
 
-pub(super) async fn app_role_assigned_to(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
-    Path(id): Path<String>,
-    Query(p): Params,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, GraphError> {
-    let c = caller(&sim, &origin, &headers)?;
-    if !c.has_permission(APP_READ, APP_READ_SCOPES) {
-        return Err(GraphError::denied());
-    }
-    let items = with_tenant(&sim, &c, |t| {
-        let sp = find_sp(t, &id)?;
-        Ok(t.app_role_assignments
-            .iter()
-            .filter(|a| a.resource_id == sp.id)
-            .map(assignment_json)
-            .collect())
-    })?;
-    collection(
-        &origin,
-        lq(
-            &p,
-            &headers,
-            &uri,
-            &format!("servicePrincipals('{id}')/appRoleAssignedTo"),
-        ),
-        items,
-    )
-}
-
+/// `servicePrincipals/{id}/appRoleAssignedTo` (the permissions granted on this resource)
+/// and `…/appRoleAssignments` (those granted to this principal).
 pub(super) async fn app_role_assignments(
     State(sim): State<Shared>,
     Extension(origin): Extension<Origin>,
@@ -77,24 +55,34 @@ pub(super) async fn app_role_assignments(
     uri: Uri,
 ) -> Result<Response, GraphError> {
     let c = caller(&sim, &origin, &headers)?;
-    if !c.has_permission(APP_READ, APP_READ_SCOPES) {
-        return Err(GraphError::denied());
-    }
+    require_app_read(&c)?;
+    let assigned_to = uri.path().ends_with("/appRoleAssignedTo");
     let items = with_tenant(&sim, &c, |t| {
         let sp = find_sp(t, &id)?;
         Ok(t.app_role_assignments
             .iter()
-            .filter(|a| a.principal_id == sp.id)
+            .filter(|a| {
+                if assigned_to {
+                    a.resource_id == sp.id
+                } else {
+                    a.principal_id == sp.id
+                }
+            })
             .map(assignment_json)
             .collect())
     })?;
+    let relation = if assigned_to {
+        "appRoleAssignedTo"
+    } else {
+        "appRoleAssignments"
+    };
     collection(
         &origin,
         lq(
             &p,
             &headers,
             &uri,
-            &format!("servicePrincipals('{id}')/appRoleAssignments"),
+            &format!("servicePrincipals('{id}')/{relation}"),
         ),
         items,
     )
@@ -112,19 +100,7 @@ pub(super) async fn grant_app_role(
     let c = caller(&sim, &origin, &headers)?;
     let body = parse_body(&body)?;
     let mut state = sim.write();
-    let t = state
-        .tenant_mut(c.tenant)
-        .ok_or_else(|| GraphError::not_found(&c.tenant.to_string()))?;
-    authorize(
-        t,
-        &c,
-        CONSENT_ROLES,
-        &[
-            "AppRoleAssignment.ReadWrite.All",
-            "Directory.AccessAsUser.All",
-        ],
-        &["AppRoleAssignment.ReadWrite.All"],
-    )?;
+    let t = tenant_to_change(&mut state, &c, Some(&CONSENT))?;
     let get = |k: &str| {
         body.get(k)
             .and_then(Value::as_str)

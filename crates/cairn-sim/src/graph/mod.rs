@@ -80,7 +80,7 @@ pub fn router(sim: Shared) -> Router<Shared> {
         )
         .route(
             "/v1.0/servicePrincipals/{id}/appRoleAssignedTo",
-            get(consent::app_role_assigned_to).post(consent::grant_app_role),
+            get(consent::app_role_assignments).post(consent::grant_app_role),
         )
         .route(
             "/v1.0/servicePrincipals/{id}/appRoleAssignments",

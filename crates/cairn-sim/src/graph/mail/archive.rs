@@ -229,17 +229,15 @@ pub(super) async fn folders_delta(
             "",
             present,
             &render,
-            DeltaRequest {
-                origin: &origin,
-                path: uri.path(),
-                params: &p,
-                headers: &headers,
-                context: "Collection(mailboxFolder)".into(),
-                odata_type: "#microsoft.graph.mailboxFolder",
-                default_size: 10,
+            DeltaRequest::beta(
+                &origin,
+                &uri,
+                &p,
+                &headers,
+                "Collection(mailboxFolder)".into(),
+                "#microsoft.graph.mailboxFolder",
                 max_age,
-                version: "/beta",
-            },
+            ),
         )
     })
 }
@@ -298,17 +296,15 @@ pub(super) async fn items_delta(
             &folder,
             present,
             &render,
-            DeltaRequest {
-                origin: &origin,
-                path: uri.path(),
-                params: &p,
-                headers: &headers,
-                context: "Collection(mailboxItem)".into(),
-                odata_type: "#microsoft.graph.mailboxItem",
-                default_size: 10,
+            DeltaRequest::beta(
+                &origin,
+                &uri,
+                &p,
+                &headers,
+                "Collection(mailboxItem)".into(),
+                "#microsoft.graph.mailboxItem",
                 max_age,
-                version: "/beta",
-            },
+            ),
         )
     })
 }

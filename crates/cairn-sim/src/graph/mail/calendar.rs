@@ -130,17 +130,15 @@ pub(super) async fn events_delta(
             &m.events_container(),
             present,
             &render,
-            DeltaRequest {
-                origin: &origin,
-                path: uri.path(),
-                params: &p,
-                headers: &headers,
-                context: format!("Collection(event)/users('{uid}')/events"),
-                odata_type: "#microsoft.graph.event",
-                default_size: 10,
+            DeltaRequest::beta(
+                &origin,
+                &uri,
+                &p,
+                &headers,
+                format!("Collection(event)/users('{uid}')/events"),
+                "#microsoft.graph.event",
                 max_age,
-                version: "/beta",
-            },
+            ),
         )
     })
 }

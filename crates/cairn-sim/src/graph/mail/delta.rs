@@ -57,6 +57,22 @@ impl<'a> DeltaRequest<'a> {
             version: "/v1.0",
         }
     }
+
+    /// The same on beta.
+    pub fn beta(
+        origin: &'a Origin,
+        uri: &'a http::Uri,
+        params: &'a HashMap<String, String>,
+        headers: &'a HeaderMap,
+        context: String,
+        odata_type: &'static str,
+        max_age: Option<u64>,
+    ) -> Self {
+        DeltaRequest {
+            version: "/beta",
+            ..Self::v1(origin, uri, params, headers, context, odata_type, max_age)
+        }
+    }
 }
 
 fn token_error(e: TokenError) -> GraphError {
