@@ -31,12 +31,11 @@ impl Id {
     }
 
     pub fn random() -> Id {
-        let mut b = [0u8; 32];
-        // aws-lc-rs' system RNG; failure means the OS has no entropy source at all.
-        if aws_lc_rs::rand::fill(&mut b).is_err() {
-            b = *blake3::hash(uuid::Uuid::new_v4().as_bytes()).as_bytes();
+        // The OS generator; failure means the OS has no entropy source at all.
+        match crate::crypto::random_bytes() {
+            Ok(b) => Id(b),
+            Err(_) => Id(*blake3::hash(uuid::Uuid::new_v4().as_bytes()).as_bytes()),
         }
-        Id(b)
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use cairn_catalog::Catalog;
 use cairn_repo::{ObjectRef, ObjectWriter, OrganizationRef, SessionOptions};
 use futures::TryStreamExt;
@@ -81,13 +81,13 @@ fn file_stream(
     file: tokio::fs::File,
 ) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Unpin {
     Box::pin(futures::stream::try_unfold(file, |mut f| async move {
-        let mut buf = vec![0u8; 1 << 20];
-        let n = f.read(&mut buf).await?;
+        // Read into spare capacity: no zeroing of a fresh buffer per read.
+        let mut buf = BytesMut::with_capacity(1 << 20);
+        let n = f.read_buf(&mut buf).await?;
         if n == 0 {
             return Ok(None);
         }
-        buf.truncate(n);
-        Ok(Some((Bytes::from(buf), f)))
+        Ok(Some((buf.freeze(), f)))
     }))
 }
 
@@ -128,22 +128,50 @@ pub async fn put_dir(catalog: &Catalog, args: PutDirArgs) -> Result<ExitCode> {
         .await?;
     let done = Arc::new(AtomicU64::new(0));
     let every = args.checkpoint_every;
-    // Each item is its own task so the runtime spreads them over all cores.
-    let limit = Arc::new(tokio::sync::Semaphore::new(args.concurrency.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (rel, path, size) in files {
-        let permit = limit.clone().acquire_owned().await?;
-        let writer = writer.clone();
+    let item_done = {
         let session = session.clone();
         let done = done.clone();
+        move || {
+            let session = session.clone();
+            let done = done.clone();
+            async move {
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if every > 0 && n.is_multiple_of(every) {
+                    session.checkpoint().await?;
+                }
+                anyhow::Ok(())
+            }
+        }
+    };
+    // Large (streamed) files go one after another in their own lane, started
+    // first: each stream already encodes on every core, they overlap with the
+    // small items instead of trailing after them, and an edited copy of a large
+    // file finds the original's chunks stored instead of encoding them again.
+    let (large, small): (Vec<_>, Vec<_>) = files
+        .into_iter()
+        .partition(|(_, _, size)| *size > STREAM_ABOVE);
+    let mut tasks = tokio::task::JoinSet::new();
+    {
+        let writer = writer.clone();
+        let item_done = item_done.clone();
+        tasks.spawn(async move {
+            for (rel, path, size) in large {
+                put_file(&writer, &rel, &path, size).await?;
+                item_done().await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    // Each small item is its own task so the runtime spreads them over all cores.
+    let limit = Arc::new(tokio::sync::Semaphore::new(args.concurrency.max(1)));
+    for (rel, path, size) in small {
+        let permit = limit.clone().acquire_owned().await?;
+        let writer = writer.clone();
+        let item_done = item_done.clone();
         tasks.spawn(async move {
             let _permit = permit;
             put_file(&writer, &rel, &path, size).await?;
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if every > 0 && n.is_multiple_of(every) {
-                session.checkpoint().await?;
-            }
-            anyhow::Ok(())
+            item_done().await
         });
         // Surface failures early instead of after the whole tree.
         while let Some(res) = tasks.try_join_next() {
@@ -153,7 +181,10 @@ pub async fn put_dir(catalog: &Catalog, args: PutDirArgs) -> Result<ExitCode> {
     while let Some(res) = tasks.join_next().await {
         res??;
     }
-    let st = session.stats();
+    // Figures after the commit, which uploads the last packs.
+    let counted = session.clone();
+    let rp = session.commit().await?;
+    let st = counted.stats();
     let (items, bytes) = (
         st.items.load(Ordering::Relaxed),
         st.bytes.load(Ordering::Relaxed),
@@ -162,7 +193,6 @@ pub async fn put_dir(catalog: &Catalog, args: PutDirArgs) -> Result<ExitCode> {
         st.new_bytes_raw.load(Ordering::Relaxed),
         st.pack_bytes.load(Ordering::Relaxed),
     );
-    let rp = session.commit().await?;
     let secs = started.elapsed().as_secs_f64();
     if args.json {
         println!(
