@@ -372,19 +372,23 @@ impl Session {
     /// encryption run on the blocking pool, so concurrent items use every core.
     pub(crate) async fn store_bytes(&self, data: Bytes) -> Result<Vec<Id>> {
         let me = self.clone();
-        let _cpu = self
-            .inner
-            .cpu
-            .acquire()
+        let prepared = {
+            // Released before packing: `add_blobs` may wait for an upload slot,
+            // and a core must not sit idle meanwhile.
+            let _cpu = self
+                .inner
+                .cpu
+                .acquire()
+                .await
+                .map_err(|e| Error::Task(e.to_string()))?;
+            tokio::task::spawn_blocking(move || {
+                let chunker = me.inner.repo.chunker.clone();
+                let chunks: Vec<&[u8]> = chunker.split(&data).collect();
+                me.prepare(&chunks)
+            })
             .await
-            .map_err(|e| Error::Task(e.to_string()))?;
-        let prepared = tokio::task::spawn_blocking(move || {
-            let chunker = me.inner.repo.chunker.clone();
-            let chunks: Vec<&[u8]> = chunker.split(&data).collect();
-            me.prepare(&chunks)
-        })
-        .await
-        .map_err(|e| Error::Task(e.to_string()))??;
+            .map_err(|e| Error::Task(e.to_string()))??
+        };
         self.add_blobs(BlobKind::Data, prepared).await
     }
 
