@@ -18,7 +18,7 @@ use http::{HeaderMap, StatusCode, Uri};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::delta::{DeltaRequest, respond};
+use super::delta::{Asked, Tracked};
 use super::{authorize, item_not_found, mailbox_owner, page_of};
 use crate::auth::Caller;
 use crate::cloud::Cloud;
@@ -217,28 +217,37 @@ pub(super) async fn folders_delta(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, GraphError> {
-    worldwide_only(&origin)?;
-    let c = caller(&sim, &origin, &headers)?;
-    let max_age = sim.plane.token_max_age();
-    with_mbx(&sim, &c, &mbx, |m| {
-        let present = m.visible_folders().map(|f| (f.seq, f.id.clone())).collect();
-        let render = |id: &str| m.folder(id).map(|f| folder_json(m, f));
-        respond(
-            m,
-            Kind::Folder,
-            "",
-            present,
-            &render,
-            DeltaRequest::beta(
-                &origin,
-                &uri,
-                &p,
-                &headers,
-                "Collection(mailboxFolder)".into(),
-                "#microsoft.graph.mailboxFolder",
-                max_age,
-            ),
-        )
+    let asked = Asked {
+        sim: &sim,
+        origin: &origin,
+        uri: &uri,
+        params: &p,
+        headers: &headers,
+    };
+    archive_delta(asked, &mbx, |m| {
+        Ok(Tracked {
+            kind: Kind::Folder,
+            container: String::new(),
+            present: m.visible_folders().map(|f| (f.seq, f.id.clone())).collect(),
+            render: Box::new(move |id| m.folder(id).map(|f| folder_json(m, f))),
+            context: "Collection(mailboxFolder)".into(),
+            odata_type: "#microsoft.graph.mailboxFolder",
+        })
+    })
+}
+
+/// A beta delta answer over the mailbox (primary or archive) `mbx` names.
+fn archive_delta(
+    asked: Asked<'_>,
+    mbx: &str,
+    f: impl for<'m> FnOnce(&'m Mailbox) -> Result<Tracked<'m>, GraphError>,
+) -> Result<Response, GraphError> {
+    worldwide_only(asked.origin)?;
+    let c = caller(asked.sim, asked.origin, asked.headers)?;
+    let max_age = asked.sim.plane.token_max_age();
+    with_mbx(asked.sim, &c, mbx, |m| {
+        let t = f(m)?;
+        asked.answer(m, t, "/beta", max_age)
     })
 }
 
@@ -278,34 +287,28 @@ pub(super) async fn items_delta(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, GraphError> {
-    worldwide_only(&origin)?;
-    let c = caller(&sim, &origin, &headers)?;
-    let max_age = sim.plane.token_max_age();
-    with_mbx(&sim, &c, &mbx, |m| {
+    let asked = Asked {
+        sim: &sim,
+        origin: &origin,
+        uri: &uri,
+        params: &p,
+        headers: &headers,
+    };
+    archive_delta(asked, &mbx, |m| {
         let folder = m.folder_id(&fid).ok_or_else(item_not_found)?;
-        let present = m
-            .messages
-            .values()
-            .filter(|x| x.parent_folder_id == folder)
-            .map(|x| (x.seq, x.id.clone()))
-            .collect();
-        let render = |id: &str| m.messages.get(id).map(|x| item_json(m, x));
-        respond(
-            m,
-            Kind::Message,
-            &folder,
-            present,
-            &render,
-            DeltaRequest::beta(
-                &origin,
-                &uri,
-                &p,
-                &headers,
-                "Collection(mailboxItem)".into(),
-                "#microsoft.graph.mailboxItem",
-                max_age,
-            ),
-        )
+        Ok(Tracked {
+            kind: Kind::Message,
+            present: m
+                .messages
+                .values()
+                .filter(|x| x.parent_folder_id == folder)
+                .map(|x| (x.seq, x.id.clone()))
+                .collect(),
+            container: folder,
+            render: Box::new(move |id| m.messages.get(id).map(|x| item_json(m, x))),
+            context: "Collection(mailboxItem)".into(),
+            odata_type: "#microsoft.graph.mailboxItem",
+        })
     })
 }
 

@@ -12,7 +12,7 @@ use axum::response::Response;
 use http::{HeaderMap, Uri};
 use serde_json::{Value, json};
 
-use super::delta::{DeltaRequest, respond};
+use super::delta::{Asked, Tracked};
 use super::{item_not_found, page_of, with_mailbox};
 use crate::graph::{GraphError, caller, entity};
 use crate::server::json_response;
@@ -57,36 +57,31 @@ pub(super) async fn view_delta(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, GraphError> {
-    let c = caller(&sim, &origin, &headers)?;
-    let max_age = sim.plane.token_max_age();
     let tokened = p.contains_key("$skiptoken") || p.contains_key("$deltatoken");
-    let window = if tokened && !p.contains_key("startDateTime") {
-        None
+    let (start, end) = if tokened && !p.contains_key("startDateTime") {
+        (i64::MIN, i64::MAX)
     } else {
-        Some((instant(&p, "startDateTime")?, instant(&p, "endDateTime")?))
+        (instant(&p, "startDateTime")?, instant(&p, "endDateTime")?)
     };
-    with_mailbox(&sim, &c, &id, |uid, m| {
-        let (start, end) = window.unwrap_or((i64::MIN, i64::MAX));
+    let asked = Asked {
+        sim: &sim,
+        origin: &origin,
+        uri: &uri,
+        params: &p,
+        headers: &headers,
+    };
+    asked.mailbox(&id, |uid, m| {
         let view = m.calendar_view(start, end);
         let present = view.iter().map(|(seq, id, _)| (*seq, id.clone())).collect();
         let json: HashMap<String, Value> = view.into_iter().map(|(_, id, j)| (id, j)).collect();
-        let render = |eid: &str| json.get(eid).cloned();
-        respond(
-            m,
-            Kind::Event,
-            &m.calendar_id(),
+        Ok(Tracked {
+            kind: Kind::Event,
+            container: m.calendar_id(),
             present,
-            &render,
-            DeltaRequest::v1(
-                &origin,
-                &uri,
-                &p,
-                &headers,
-                format!("Collection(event)/users('{uid}')/calendarView"),
-                "#microsoft.graph.event",
-                max_age,
-            ),
-        )
+            render: Box::new(move |eid| json.get(eid).cloned()),
+            context: format!("Collection(event)/users('{uid}')/calendarView"),
+            odata_type: "#microsoft.graph.event",
+        })
     })
 }
 
@@ -101,11 +96,18 @@ pub(super) async fn events_delta(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, GraphError> {
-    let c = caller(&sim, &origin, &headers)?;
-    let max_age = sim.plane.token_max_age();
     let from = match p.get("startDateTime") {
         Some(_) => instant(&p, "startDateTime")?,
         None => i64::MIN,
+    };
+    let c = caller(&sim, &origin, &headers)?;
+    let max_age = sim.plane.token_max_age();
+    let asked = Asked {
+        sim: &sim,
+        origin: &origin,
+        uri: &uri,
+        params: &p,
+        headers: &headers,
     };
     with_mailbox(&sim, &c, &id, |uid, m| {
         let present = m
@@ -114,7 +116,7 @@ pub(super) async fn events_delta(
             .filter(|e| is_master(e) || e.window.is_none_or(|(s, _)| s >= from))
             .map(|e| (e.seq.max(e.series.seq), e.id.clone()))
             .collect();
-        let render = |eid: &str| {
+        let render = move |eid: &str| {
             let full = m.events.get(eid).map(|e| m.entry_json(e, Kind::Event))?;
             Some(json!({
                 "@odata.type": "#microsoft.graph.event",
@@ -124,22 +126,15 @@ pub(super) async fn events_delta(
                 "end": full["end"],
             }))
         };
-        respond(
-            m,
-            Kind::Event,
-            &m.events_container(),
+        let tracked = Tracked {
+            kind: Kind::Event,
+            container: m.events_container(),
             present,
-            &render,
-            DeltaRequest::beta(
-                &origin,
-                &uri,
-                &p,
-                &headers,
-                format!("Collection(event)/users('{uid}')/events"),
-                "#microsoft.graph.event",
-                max_age,
-            ),
-        )
+            render: Box::new(render),
+            context: format!("Collection(event)/users('{uid}')/events"),
+            odata_type: "#microsoft.graph.event",
+        };
+        asked.answer(m, tracked, "/beta", max_age)
     })
 }
 

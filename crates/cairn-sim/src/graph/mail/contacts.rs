@@ -11,7 +11,7 @@ use axum::response::Response;
 use http::{HeaderMap, Uri};
 use serde_json::{Value, json};
 
-use super::delta::{DeltaRequest, respond};
+use super::delta::{Asked, Tracked};
 use super::{item_not_found, page_of, with_mailbox};
 use crate::graph::{GraphError, caller, entity};
 use crate::server::{Origin, Shared};
@@ -181,34 +181,31 @@ pub(super) async fn delta(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, GraphError> {
-    let c = caller(&sim, &origin, &headers)?;
-    let max_age = sim.plane.token_max_age();
+    let asked = Asked {
+        sim: &sim,
+        origin: &origin,
+        uri: &uri,
+        params: &p,
+        headers: &headers,
+    };
     let id = path.get("id").cloned().unwrap_or_default();
-    with_mailbox(&sim, &c, &id, |uid, m| {
+    asked.mailbox(&id, |uid, m| {
         let folder = folder_of(m, path.get("fid"))?;
-        let present = m
-            .contacts
-            .values()
-            .filter(|e| e.folder == folder)
-            .map(|e| (e.seq, e.id.clone()))
-            .collect();
-        let render = |cid: &str| m.contacts.get(cid).map(|e| m.entry_json(e, Kind::Contact));
-        respond(
-            m,
-            Kind::Contact,
-            &folder,
-            present,
-            &render,
-            DeltaRequest::v1(
-                &origin,
-                &uri,
-                &p,
-                &headers,
-                format!("Collection(contact)/users('{uid}')/contacts"),
-                "#microsoft.graph.contact",
-                max_age,
-            ),
-        )
+        Ok(Tracked {
+            kind: Kind::Contact,
+            present: m
+                .contacts
+                .values()
+                .filter(|e| e.folder == folder)
+                .map(|e| (e.seq, e.id.clone()))
+                .collect(),
+            container: folder,
+            render: Box::new(move |cid| {
+                m.contacts.get(cid).map(|e| m.entry_json(e, Kind::Contact))
+            }),
+            context: format!("Collection(contact)/users('{uid}')/contacts"),
+            odata_type: "#microsoft.graph.contact",
+        })
     })
 }
 
@@ -223,36 +220,31 @@ pub(super) async fn folders_delta(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, GraphError> {
-    let c = caller(&sim, &origin, &headers)?;
-    let max_age = sim.plane.token_max_age();
-    with_mailbox(&sim, &c, &id, |uid, m| {
-        let present = m
-            .contact_folders
-            .iter()
-            .filter(|f| f.well_known_name.is_none())
-            .map(|f| (f.seq, f.id.clone()))
-            .collect();
-        let render = |fid: &str| {
-            m.contact_folders
+    let asked = Asked {
+        sim: &sim,
+        origin: &origin,
+        uri: &uri,
+        params: &p,
+        headers: &headers,
+    };
+    asked.mailbox(&id, |uid, m| {
+        Ok(Tracked {
+            kind: Kind::Folder,
+            container: Mailbox::CONTACT_FOLDERS.into(),
+            present: m
+                .contact_folders
                 .iter()
-                .find(|f| f.id == fid)
-                .map(folder_json)
-        };
-        respond(
-            m,
-            Kind::Folder,
-            Mailbox::CONTACT_FOLDERS,
-            present,
-            &render,
-            DeltaRequest::v1(
-                &origin,
-                &uri,
-                &p,
-                &headers,
-                format!("Collection(contactFolder)/users('{uid}')/contactFolders"),
-                "#microsoft.graph.contactFolder",
-                max_age,
-            ),
-        )
+                .filter(|f| f.well_known_name.is_none())
+                .map(|f| (f.seq, f.id.clone()))
+                .collect(),
+            render: Box::new(move |fid| {
+                m.contact_folders
+                    .iter()
+                    .find(|f| f.id == fid)
+                    .map(folder_json)
+            }),
+            context: format!("Collection(contactFolder)/users('{uid}')/contactFolders"),
+            odata_type: "#microsoft.graph.contactFolder",
+        })
     })
 }

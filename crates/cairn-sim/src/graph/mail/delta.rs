@@ -9,9 +9,9 @@ use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::{Value, json};
 
-use super::{max_page_size, now};
-use crate::graph::{GraphError, query};
-use crate::server::{Origin, json_response};
+use super::{max_page_size, now, with_mailbox};
+use crate::graph::{GraphError, caller, query};
+use crate::server::{Origin, Shared, json_response};
 use crate::state::Mailbox;
 use crate::state::delta::{self, Change, Present, SyncState, TokenError};
 use crate::state::mailbox::Kind;
@@ -57,21 +57,74 @@ impl<'a> DeltaRequest<'a> {
             version: "/v1.0",
         }
     }
+}
 
-    /// The same on beta.
-    pub fn beta(
-        origin: &'a Origin,
-        uri: &'a http::Uri,
-        params: &'a HashMap<String, String>,
-        headers: &'a HeaderMap,
-        context: String,
-        odata_type: &'static str,
+/// Renders an item of a delta page from its id (None: gone meanwhile).
+pub(super) type Render<'m> = Box<dyn Fn(&str) -> Option<Value> + 'm>;
+
+/// What a delta handler tracks: the container's items now and how to render one.
+pub(super) struct Tracked<'m> {
+    pub kind: Kind,
+    /// Folder id (or another container key) the tokens are bound to.
+    pub container: String,
+    pub present: Present,
+    pub render: Render<'m>,
+    /// `@odata.context` fragment.
+    pub context: String,
+    /// `@odata.type` of removed entries.
+    pub odata_type: &'static str,
+}
+
+/// The request a delta handler answers.
+pub(super) struct Asked<'a> {
+    pub sim: &'a Shared,
+    pub origin: &'a Origin,
+    pub uri: &'a http::Uri,
+    pub params: &'a HashMap<String, String>,
+    pub headers: &'a HeaderMap,
+}
+
+impl Asked<'_> {
+    /// Answers one page of what `f` tracks in the primary mailbox of user `id`
+    /// (v1.0), after authentication and authorization.
+    pub fn mailbox(
+        &self,
+        id: &str,
+        f: impl for<'m> FnOnce(uuid::Uuid, &'m Mailbox) -> Result<Tracked<'m>, GraphError>,
+    ) -> Result<Response, GraphError> {
+        let c = caller(self.sim, self.origin, self.headers)?;
+        let max_age = self.sim.plane.token_max_age();
+        with_mailbox(self.sim, &c, id, |uid, m| {
+            let t = f(uid, m)?;
+            self.answer(m, t, "/v1.0", max_age)
+        })
+    }
+
+    /// Answers one page of `t` in mailbox `m`.
+    pub fn answer(
+        &self,
+        m: &Mailbox,
+        t: Tracked<'_>,
+        version: &'static str,
         max_age: Option<u64>,
-    ) -> Self {
-        DeltaRequest {
-            version: "/beta",
-            ..Self::v1(origin, uri, params, headers, context, odata_type, max_age)
-        }
+    ) -> Result<Response, GraphError> {
+        let req = DeltaRequest::v1(
+            self.origin,
+            self.uri,
+            self.params,
+            self.headers,
+            t.context,
+            t.odata_type,
+            max_age,
+        );
+        respond(
+            m,
+            t.kind,
+            &t.container,
+            t.present,
+            &*t.render,
+            DeltaRequest { version, ..req },
+        )
     }
 }
 

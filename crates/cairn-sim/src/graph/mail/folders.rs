@@ -9,7 +9,7 @@ use axum::response::Response;
 use http::{HeaderMap, Uri};
 use serde_json::{Value, json};
 
-use super::delta::{DeltaRequest, respond};
+use super::delta::{Asked, Tracked};
 use super::{item_not_found, with_mailbox};
 use crate::graph::{GraphError, ListQuery, caller, collection, entity};
 use crate::server::{Origin, Shared};
@@ -136,27 +136,22 @@ pub(super) async fn delta(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, GraphError> {
-    let c = caller(&sim, &origin, &headers)?;
-    let max_age = sim.plane.token_max_age();
-    with_mailbox(&sim, &c, &id, |uid, m| {
+    let asked = Asked {
+        sim: &sim,
+        origin: &origin,
+        uri: &uri,
+        params: &p,
+        headers: &headers,
+    };
+    asked.mailbox(&id, |uid, m| {
         // Hierarchy sync covers every folder of the IPM subtree, hidden ones included.
-        let present = m.visible_folders().map(|f| (f.seq, f.id.clone())).collect();
-        let render = |id: &str| m.folder(id).map(|f| folder_json(m, f));
-        respond(
-            m,
-            Kind::Folder,
-            "",
-            present,
-            &render,
-            DeltaRequest::v1(
-                &origin,
-                &uri,
-                &p,
-                &headers,
-                format!("Collection(mailFolder)/users('{uid}')"),
-                "#microsoft.graph.mailFolder",
-                max_age,
-            ),
-        )
+        Ok(Tracked {
+            kind: Kind::Folder,
+            container: String::new(),
+            present: m.visible_folders().map(|f| (f.seq, f.id.clone())).collect(),
+            render: Box::new(move |id| m.folder(id).map(|f| folder_json(m, f))),
+            context: format!("Collection(mailFolder)/users('{uid}')"),
+            odata_type: "#microsoft.graph.mailFolder",
+        })
     })
 }

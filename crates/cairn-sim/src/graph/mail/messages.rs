@@ -9,7 +9,7 @@ use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use serde_json::Value;
 
-use super::delta::{DeltaRequest, respond};
+use super::delta::{Asked, Tracked};
 use super::{item_not_found, page_of, with_mailbox};
 use crate::graph::{GraphError, caller, entity};
 use crate::server::{Origin, Shared};
@@ -194,9 +194,14 @@ pub(super) async fn delta(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, GraphError> {
-    let c = caller(&sim, &origin, &headers)?;
-    let max_age = sim.plane.token_max_age();
-    with_mailbox(&sim, &c, &id, |uid, m| {
+    let asked = Asked {
+        sim: &sim,
+        origin: &origin,
+        uri: &uri,
+        params: &p,
+        headers: &headers,
+    };
+    asked.mailbox(&id, |uid, m| {
         let folder = m.folder_id(&fid).ok_or_else(|| {
             GraphError::new(
                 StatusCode::NOT_FOUND,
@@ -204,28 +209,18 @@ pub(super) async fn delta(
                 "The specified folder could not be found in the store.",
             )
         })?;
-        let present = m
-            .messages
-            .values()
-            .filter(|x| x.parent_folder_id == folder)
-            .map(|x| (x.seq, x.id.clone()))
-            .collect();
-        let render = |mid: &str| m.messages.get(mid).map(|x| m.message_json(x));
-        respond(
-            m,
-            Kind::Message,
-            &folder,
-            present,
-            &render,
-            DeltaRequest::v1(
-                &origin,
-                &uri,
-                &p,
-                &headers,
-                format!("Collection(message)/users('{uid}')/mailFolders('{fid}')"),
-                "#microsoft.graph.message",
-                max_age,
-            ),
-        )
+        Ok(Tracked {
+            kind: Kind::Message,
+            present: m
+                .messages
+                .values()
+                .filter(|x| x.parent_folder_id == folder)
+                .map(|x| (x.seq, x.id.clone()))
+                .collect(),
+            container: folder,
+            render: Box::new(move |mid| m.messages.get(mid).map(|x| m.message_json(x))),
+            context: format!("Collection(message)/users('{uid}')/mailFolders('{fid}')"),
+            odata_type: "#microsoft.graph.message",
+        })
     })
 }
