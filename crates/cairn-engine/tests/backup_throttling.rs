@@ -81,11 +81,15 @@ fn budget_refusals(env: &Env) -> (Vec<u64>, u64) {
     )
 }
 
+const BUDGET: u32 = 40;
+const WINDOW: u64 = 4;
+
 fn budgeted_plane() -> DataPlaneOptions {
     let mut plane = DataPlaneOptions::default();
-    plane.mail.messages_per_mailbox = 100;
-    plane.throttle.mailbox_budget = Some(25);
-    plane.throttle.budget_window_secs = 1;
+    // A window long enough that even a slow machine reaches the budget.
+    plane.mail.messages_per_mailbox = 90;
+    plane.throttle.mailbox_budget = Some(BUDGET);
+    plane.throttle.budget_window_secs = WINDOW;
     plane.throttle.mailbox_concurrency = Some(4);
     plane
 }
@@ -99,8 +103,8 @@ async fn a_known_budget_is_kept() {
     plan.concurrency.objects = 8;
     let options = RunOptions {
         mailbox_budget: Some(MailboxBudget {
-            requests: Some(25),
-            window: Duration::from_secs(1),
+            requests: Some(BUDGET),
+            window: Duration::from_secs(WINDOW),
         }),
         ..Env::options()
     };
@@ -108,6 +112,10 @@ async fn a_known_budget_is_kept() {
     assert_eq!(ran.outcome.outcome, Outcome::Success, "{:?}", ran.outcome);
     let (refused, requests) = budget_refusals(&env);
     eprintln!("refused per mailbox: {refused:?} of {requests} requests");
+    assert!(
+        refused.len() > 1 && requests > u64::from(BUDGET) * refused.len() as u64 / 2,
+        "enough requests to need pacing"
+    );
     let total: u64 = refused.iter().sum();
     assert!(
         total <= refused.len() as u64,
@@ -129,7 +137,7 @@ async fn an_unknown_budget_is_learned_from_the_first_refusal() {
     let options = RunOptions {
         mailbox_budget: Some(MailboxBudget {
             requests: None,
-            window: Duration::from_secs(1),
+            window: Duration::from_secs(WINDOW),
         }),
         ..Env::options()
     };

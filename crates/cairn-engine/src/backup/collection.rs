@@ -24,7 +24,6 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use base64::Engine as _;
 use bytes::Bytes;
 use cairn_m365::mail::{Change, DeltaOutcome, MailClient};
 use cairn_repo::ObjectWriter;
@@ -35,6 +34,7 @@ use tokio::sync::{mpsc, watch};
 use super::error::BackupError;
 use super::plan::{ObjectId, ProgressEvent};
 use super::state::FailedItems;
+pub(crate) use super::warnings::Warnings;
 
 /// How a collection's items are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,38 +87,6 @@ pub(crate) struct ObjectRun<'a> {
     pub failed: Mutex<FailedItems>,
     /// Folder → ids reported gone, applied by [`ObjectRun::apply_removals`].
     pub pending_removals: tokio::sync::Mutex<BTreeMap<String, BTreeSet<String>>>,
-}
-
-/// Warnings of one object kept word for word; the rest are counted (and logged).
-pub(crate) const MAX_WARNINGS: usize = 100;
-
-/// An object's warnings: the first [`MAX_WARNINGS`], and how many more there were.
-#[derive(Debug, Default)]
-pub(crate) struct Warnings {
-    kept: Vec<String>,
-    more: u64,
-}
-
-impl Warnings {
-    pub fn push(&mut self, text: String) {
-        if self.kept.len() < MAX_WARNINGS {
-            self.kept.push(text);
-        } else {
-            self.more += 1;
-        }
-    }
-
-    /// The messages of the object's result.
-    pub fn messages(&self) -> Vec<String> {
-        let mut out = self.kept.clone();
-        if self.more > 0 {
-            out.push(format!(
-                "… and {} more warnings (each is in the session's log)",
-                self.more
-            ));
-        }
-        out
-    }
 }
 
 /// Most restarts of one round after expired tokens before giving up on the folder.
@@ -413,7 +381,7 @@ impl ObjectRun<'_> {
         Ok(())
     }
 
-    fn metadata(c: &Collection, v: &Value) -> Value {
+    pub(crate) fn metadata(c: &Collection, v: &Value) -> Value {
         let mut meta = match c.content {
             Content::Json(_) => {
                 let mut m = serde_json::Map::new();
@@ -487,7 +455,7 @@ impl ObjectRun<'_> {
         Ok(false)
     }
 
-    fn stored(&self, previous: Option<cairn_repo::Id>, entry: &cairn_repo::ItemEntry) {
+    pub(crate) fn stored(&self, previous: Option<cairn_repo::Id>, entry: &cairn_repo::ItemEntry) {
         self.counters.items.fetch_add(1, Ordering::Relaxed);
         self.counters
             .bytes_read
@@ -541,81 +509,6 @@ impl ObjectRun<'_> {
             }
             Content::Export => Ok(ItemResult::Warning("exported in batches".into())),
         }
-    }
-
-    async fn export_batch(
-        &self,
-        c: &Collection,
-        batch: &[Value],
-    ) -> Result<Vec<(Value, Result<ItemResult, BackupError>)>, BackupError> {
-        let ids: Vec<String> = batch
-            .iter()
-            .filter_map(|v| v.get("id").and_then(Value::as_str).map(str::to_owned))
-            .collect();
-        let exported = match self.client.export_items(&self.mailbox, &ids).await {
-            Ok(x) => x,
-            Err(e) => {
-                let r = if e.is_temporary() {
-                    ItemResult::Retry(e.to_string())
-                } else {
-                    ItemResult::Warning(format!("cannot be exported: {e}"))
-                };
-                let msg = match &r {
-                    ItemResult::Retry(m) | ItemResult::Warning(m) => m.clone(),
-                    ItemResult::Done => String::new(),
-                };
-                let temporary = matches!(r, ItemResult::Retry(_));
-                return Ok(batch
-                    .iter()
-                    .map(|v| {
-                        let r = if temporary {
-                            ItemResult::Retry(msg.clone())
-                        } else {
-                            ItemResult::Warning(msg.clone())
-                        };
-                        (v.clone(), Ok(r))
-                    })
-                    .collect());
-            }
-        };
-        let mut out = Vec::new();
-        for v in batch {
-            let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
-            let Some(x) = exported.iter().find(|x| x.item_id == id) else {
-                out.push((
-                    v.clone(),
-                    Ok(ItemResult::Warning("not in the export answer".into())),
-                ));
-                continue;
-            };
-            let Some(data) = &x.data else {
-                let why = x.error.as_ref().map(Value::to_string).unwrap_or_default();
-                out.push((
-                    v.clone(),
-                    Ok(ItemResult::Warning(format!("export failed: {why}"))),
-                ));
-                continue;
-            };
-            let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data) else {
-                out.push((
-                    v.clone(),
-                    Ok(ItemResult::Warning("exported data is not base64".into())),
-                ));
-                continue;
-            };
-            let mut meta = Self::metadata(c, v);
-            if let (Value::Object(m), Some(ck)) = (&mut meta, &x.change_key) {
-                m.entry("changeKey").or_insert(json!(ck));
-            }
-            let previous = self.writer.item(&c.key, id).await?.map(|e| e.version);
-            let entry = self
-                .writer
-                .put_item(&c.key, id, meta, Bytes::from(bytes))
-                .await?;
-            self.stored(previous, &entry);
-            out.push((v.clone(), Ok(ItemResult::Done)));
-        }
-        Ok(out)
     }
 }
 

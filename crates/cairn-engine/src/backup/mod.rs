@@ -10,11 +10,13 @@ mod collection;
 mod connect;
 mod discover;
 mod error;
+mod export;
 mod mailbox;
 pub mod plan;
 mod retry;
 mod runner;
 pub mod state;
+mod warnings;
 
 pub use discover::{KIND_ARCHIVE, KIND_MAILBOX};
 pub use error::BackupError;
