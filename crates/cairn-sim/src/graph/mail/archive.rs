@@ -210,20 +210,9 @@ pub(super) async fn child_folders(
 }
 
 pub(super) async fn folders_delta(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
     Path(mbx): Path<String>,
-    Query(p): Params,
-    headers: HeaderMap,
-    uri: Uri,
+    asked: Asked,
 ) -> Result<Response, GraphError> {
-    let asked = Asked {
-        sim: &sim,
-        origin: &origin,
-        uri: &uri,
-        params: &p,
-        headers: &headers,
-    };
     archive_delta(asked, &mbx, |m| {
         Ok(Tracked {
             kind: Kind::Folder,
@@ -238,14 +227,14 @@ pub(super) async fn folders_delta(
 
 /// A beta delta answer over the mailbox (primary or archive) `mbx` names.
 fn archive_delta(
-    asked: Asked<'_>,
+    asked: Asked,
     mbx: &str,
     f: impl for<'m> FnOnce(&'m Mailbox) -> Result<Tracked<'m>, GraphError>,
 ) -> Result<Response, GraphError> {
-    worldwide_only(asked.origin)?;
-    let c = caller(asked.sim, asked.origin, asked.headers)?;
+    worldwide_only(&asked.origin)?;
+    let c = caller(&asked.sim, &asked.origin, &asked.headers)?;
     let max_age = asked.sim.plane.token_max_age();
-    with_mbx(asked.sim, &c, mbx, |m| {
+    with_mbx(&asked.sim, &c, mbx, |m| {
         let t = f(m)?;
         asked.answer(m, t, "/beta", max_age)
     })
@@ -280,20 +269,9 @@ pub(super) async fn items(
 }
 
 pub(super) async fn items_delta(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
     Path((mbx, fid)): Path<(String, String)>,
-    Query(p): Params,
-    headers: HeaderMap,
-    uri: Uri,
+    asked: Asked,
 ) -> Result<Response, GraphError> {
-    let asked = Asked {
-        sim: &sim,
-        origin: &origin,
-        uri: &uri,
-        params: &p,
-        headers: &headers,
-    };
     archive_delta(asked, &mbx, |m| {
         let folder = m.folder_id(&fid).ok_or_else(item_not_found)?;
         Ok(Tracked {

@@ -50,25 +50,15 @@ fn instant(p: &HashMap<String, String>, key: &str) -> Result<i64, GraphError> {
 }
 
 pub(super) async fn view_delta(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
     Path(id): Path<String>,
-    Query(p): Params,
-    headers: HeaderMap,
-    uri: Uri,
+    asked: Asked,
 ) -> Result<Response, GraphError> {
+    let p = &asked.params;
     let tokened = p.contains_key("$skiptoken") || p.contains_key("$deltatoken");
     let (start, end) = if tokened && !p.contains_key("startDateTime") {
         (i64::MIN, i64::MAX)
     } else {
-        (instant(&p, "startDateTime")?, instant(&p, "endDateTime")?)
-    };
-    let asked = Asked {
-        sim: &sim,
-        origin: &origin,
-        uri: &uri,
-        params: &p,
-        headers: &headers,
+        (instant(p, "startDateTime")?, instant(p, "endDateTime")?)
     };
     asked.mailbox(&id, |uid, m| {
         let view = m.calendar_view(start, end);
@@ -89,27 +79,16 @@ pub(super) async fn view_delta(
 /// each with only `id`, `type`, `start` and `end` (api/event-delta.md, beta: "Client
 /// to subsequently use GET /events/{id} to expand any events").
 pub(super) async fn events_delta(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
     Path(id): Path<String>,
-    Query(p): Params,
-    headers: HeaderMap,
-    uri: Uri,
+    asked: Asked,
 ) -> Result<Response, GraphError> {
-    let from = match p.get("startDateTime") {
-        Some(_) => instant(&p, "startDateTime")?,
+    let from = match asked.params.get("startDateTime") {
+        Some(_) => instant(&asked.params, "startDateTime")?,
         None => i64::MIN,
     };
-    let c = caller(&sim, &origin, &headers)?;
-    let max_age = sim.plane.token_max_age();
-    let asked = Asked {
-        sim: &sim,
-        origin: &origin,
-        uri: &uri,
-        params: &p,
-        headers: &headers,
-    };
-    with_mailbox(&sim, &c, &id, |uid, m| {
+    let c = caller(&asked.sim, &asked.origin, &asked.headers)?;
+    let max_age = asked.sim.plane.token_max_age();
+    with_mailbox(&asked.sim, &c, &id, |uid, m| {
         let present = m
             .events
             .values()

@@ -174,20 +174,9 @@ pub(super) async fn get(
 
 /// `contacts/delta` (the default folder's) and `contactFolders/{fid}/contacts/delta`.
 pub(super) async fn delta(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
     Path(path): Path<HashMap<String, String>>,
-    Query(p): Params,
-    headers: HeaderMap,
-    uri: Uri,
+    asked: Asked,
 ) -> Result<Response, GraphError> {
-    let asked = Asked {
-        sim: &sim,
-        origin: &origin,
-        uri: &uri,
-        params: &p,
-        headers: &headers,
-    };
     let id = path.get("id").cloned().unwrap_or_default();
     asked.mailbox(&id, |uid, m| {
         let folder = folder_of(m, path.get("fid"))?;
@@ -213,20 +202,9 @@ pub(super) async fn delta(
 /// Contacts folder, nested ones included, flat with `parentFolderId`
 /// (api/contactfolder-delta.md); deleted folders as `@removed`.
 pub(super) async fn folders_delta(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
     Path(id): Path<String>,
-    Query(p): Params,
-    headers: HeaderMap,
-    uri: Uri,
+    asked: Asked,
 ) -> Result<Response, GraphError> {
-    let asked = Asked {
-        sim: &sim,
-        origin: &origin,
-        uri: &uri,
-        params: &p,
-        headers: &headers,
-    };
     asked.mailbox(&id, |uid, m| {
         Ok(Tracked {
             kind: Kind::Folder,

@@ -75,16 +75,42 @@ pub(super) struct Tracked<'m> {
     pub odata_type: &'static str,
 }
 
-/// The request a delta handler answers.
-pub(super) struct Asked<'a> {
-    pub sim: &'a Shared,
-    pub origin: &'a Origin,
-    pub uri: &'a http::Uri,
-    pub params: &'a HashMap<String, String>,
-    pub headers: &'a HeaderMap,
+/// The request a delta handler answers (an extractor: the simulator, where the request
+/// arrived, its URI, query and headers).
+pub(super) struct Asked {
+    pub sim: Shared,
+    pub origin: Origin,
+    pub uri: http::Uri,
+    pub params: HashMap<String, String>,
+    pub headers: HeaderMap,
 }
 
-impl Asked<'_> {
+impl axum::extract::FromRequestParts<Shared> for Asked {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &Shared,
+    ) -> Result<Self, Self::Rejection> {
+        use axum::response::IntoResponse;
+        let axum::Extension(origin) = axum::Extension::<Origin>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let axum::extract::Query(params) =
+            axum::extract::Query::<HashMap<String, String>>::from_request_parts(parts, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        Ok(Asked {
+            sim: state.clone(),
+            origin,
+            uri: parts.uri.clone(),
+            params,
+            headers: parts.headers.clone(),
+        })
+    }
+}
+
+impl Asked {
     /// Answers one page of what `f` tracks in the primary mailbox of user `id`
     /// (v1.0), after authentication and authorization.
     pub fn mailbox(
@@ -92,9 +118,9 @@ impl Asked<'_> {
         id: &str,
         f: impl for<'m> FnOnce(uuid::Uuid, &'m Mailbox) -> Result<Tracked<'m>, GraphError>,
     ) -> Result<Response, GraphError> {
-        let c = caller(self.sim, self.origin, self.headers)?;
+        let c = caller(&self.sim, &self.origin, &self.headers)?;
         let max_age = self.sim.plane.token_max_age();
-        with_mailbox(self.sim, &c, id, |uid, m| {
+        with_mailbox(&self.sim, &c, id, |uid, m| {
             let t = f(uid, m)?;
             self.answer(m, t, "/v1.0", max_age)
         })
@@ -109,10 +135,10 @@ impl Asked<'_> {
         max_age: Option<u64>,
     ) -> Result<Response, GraphError> {
         let req = DeltaRequest::v1(
-            self.origin,
-            self.uri,
-            self.params,
-            self.headers,
+            &self.origin,
+            &self.uri,
+            &self.params,
+            &self.headers,
             t.context,
             t.odata_type,
             max_age,

@@ -128,21 +128,7 @@ pub(super) async fn children(
     collection(&origin, list_query(&p, &headers, &uri, ctx), items)
 }
 
-pub(super) async fn delta(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
-    Path(id): Path<String>,
-    Query(p): Params,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, GraphError> {
-    let asked = Asked {
-        sim: &sim,
-        origin: &origin,
-        uri: &uri,
-        params: &p,
-        headers: &headers,
-    };
+pub(super) async fn delta(Path(id): Path<String>, asked: Asked) -> Result<Response, GraphError> {
     asked.mailbox(&id, |uid, m| {
         // Hierarchy sync covers every folder of the IPM subtree, hidden ones included.
         Ok(Tracked {

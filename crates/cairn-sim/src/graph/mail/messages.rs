@@ -187,20 +187,9 @@ pub(super) async fn value_in_folder(
 }
 
 pub(super) async fn delta(
-    State(sim): State<Shared>,
-    Extension(origin): Extension<Origin>,
     Path((id, fid)): Path<(String, String)>,
-    Query(p): Params,
-    headers: HeaderMap,
-    uri: Uri,
+    asked: Asked,
 ) -> Result<Response, GraphError> {
-    let asked = Asked {
-        sim: &sim,
-        origin: &origin,
-        uri: &uri,
-        params: &p,
-        headers: &headers,
-    };
     asked.mailbox(&id, |uid, m| {
         let folder = m.folder_id(&fid).ok_or_else(|| {
             GraphError::new(
