@@ -128,6 +128,7 @@ pub async fn put_dir(catalog: &Catalog, args: PutDirArgs) -> Result<ExitCode> {
         .await?;
     let done = Arc::new(AtomicU64::new(0));
     let every = args.checkpoint_every;
+    let total = files.len() as u64;
     let item_done = {
         let session = session.clone();
         let done = done.clone();
@@ -136,7 +137,8 @@ pub async fn put_dir(catalog: &Catalog, args: PutDirArgs) -> Result<ExitCode> {
             let done = done.clone();
             async move {
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if every > 0 && n.is_multiple_of(every) {
+                // None after the last item: the commit that follows makes it durable.
+                if every > 0 && n.is_multiple_of(every) && n < total {
                     session.checkpoint().await?;
                 }
                 anyhow::Ok(())
