@@ -323,7 +323,12 @@ impl Session {
         Ok(out)
     }
 
-    async fn prepare_blocking(&self, chunks: Vec<Bytes>) -> Result<Vec<Prepared>> {
+    /// Run CPU-bound encoding on the blocking pool under one of the session's
+    /// CPU permits (held only while it runs).
+    async fn on_cpu<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(Session) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let me = self.clone();
         let _cpu = self
             .inner
@@ -331,12 +336,17 @@ impl Session {
             .acquire()
             .await
             .map_err(|e| Error::Task(e.to_string()))?;
-        tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || work(me))
+            .await
+            .map_err(|e| Error::Task(e.to_string()))?
+    }
+
+    async fn prepare_blocking(&self, chunks: Vec<Bytes>) -> Result<Vec<Prepared>> {
+        self.on_cpu(move |me| {
             let slices: Vec<&[u8]> = chunks.iter().map(|c| c.as_ref()).collect();
             me.prepare(&slices)
         })
         .await
-        .map_err(|e| Error::Task(e.to_string()))?
     }
 
     async fn add_blobs(&self, kind: BlobKind, blobs: Vec<Prepared>) -> Result<Vec<Id>> {
@@ -382,24 +392,15 @@ impl Session {
     /// Store bytes; returns the chunk ids. Chunking, hashing, compression and
     /// encryption run on the blocking pool, so concurrent items use every core.
     pub(crate) async fn store_bytes(&self, data: Bytes) -> Result<Vec<Id>> {
-        let me = self.clone();
-        let prepared = {
-            // Released before packing: `add_blobs` may wait for an upload slot,
-            // and a core must not sit idle meanwhile.
-            let _cpu = self
-                .inner
-                .cpu
-                .acquire()
-                .await
-                .map_err(|e| Error::Task(e.to_string()))?;
-            tokio::task::spawn_blocking(move || {
+        // The CPU permit is released before packing: `add_blobs` may wait for an
+        // upload slot, and a core must not sit idle meanwhile.
+        let prepared = self
+            .on_cpu(move |me| {
                 let chunker = me.inner.repo.chunker.clone();
                 let chunks: Vec<&[u8]> = chunker.split(&data).collect();
                 me.prepare(&chunks)
             })
-            .await
-            .map_err(|e| Error::Task(e.to_string()))??
-        };
+            .await?;
         self.add_blobs(BlobKind::Data, prepared).await
     }
 
