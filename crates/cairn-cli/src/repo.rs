@@ -9,8 +9,12 @@
 //! Exit status: 0 success, 1 when check/verify found problems, 2 on errors.
 
 mod data;
+mod password;
+mod report;
 
-use std::io::{BufRead, IsTerminal};
+use password::{read_new_password, read_password, read_second_password};
+use report::{check, show};
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -504,166 +508,6 @@ pub(crate) async fn open(
         );
     }
     Ok(Arc::new(repo))
-}
-
-fn stdin_lines() -> &'static std::sync::Mutex<Vec<String>> {
-    static LINES: std::sync::OnceLock<std::sync::Mutex<Vec<String>>> = std::sync::OnceLock::new();
-    LINES.get_or_init(|| {
-        let lines: Vec<String> = std::io::stdin()
-            .lock()
-            .lines()
-            .take(2)
-            .map_while(|l| l.ok())
-            .collect();
-        std::sync::Mutex::new(lines.into_iter().rev().collect())
-    })
-}
-
-fn next_stdin_line(what: &str) -> Result<Zeroizing<Vec<u8>>> {
-    let mut lines = stdin_lines()
-        .lock()
-        .map_err(|_| anyhow::anyhow!("stdin lock poisoned"))?;
-    let line = lines
-        .pop()
-        .with_context(|| format!("--password-stdin: no {what} on standard input"))?;
-    Ok(Zeroizing::new(line.into_bytes()))
-}
-
-/// The current password: stdin line 1, `CAIRN_REPO_PASSWORD`, or a prompt.
-fn read_password(from_stdin: bool) -> Result<Zeroizing<Vec<u8>>> {
-    if from_stdin {
-        return next_stdin_line("password");
-    }
-    if let Ok(p) = std::env::var("CAIRN_REPO_PASSWORD") {
-        return Ok(Zeroizing::new(p.into_bytes()));
-    }
-    if !std::io::stdin().is_terminal() {
-        bail!("no repository password: use --password-stdin, CAIRN_REPO_PASSWORD or a terminal");
-    }
-    Ok(Zeroizing::new(
-        rpassword::prompt_password("repository password: ")?.into_bytes(),
-    ))
-}
-
-/// A new password for `create` (asked twice at a prompt).
-fn read_new_password(from_stdin: bool, confirm: bool) -> Result<Zeroizing<Vec<u8>>> {
-    let pw = if from_stdin || std::env::var("CAIRN_REPO_PASSWORD").is_ok() {
-        read_password(from_stdin)?
-    } else {
-        if !std::io::stdin().is_terminal() {
-            bail!(
-                "no repository password: use --password-stdin, CAIRN_REPO_PASSWORD or a terminal"
-            );
-        }
-        let a =
-            Zeroizing::new(rpassword::prompt_password("new repository password: ")?.into_bytes());
-        if confirm {
-            let b = Zeroizing::new(rpassword::prompt_password("repeat it: ")?.into_bytes());
-            if a != b {
-                bail!("the passwords differ");
-            }
-        }
-        a
-    };
-    if pw.is_empty() {
-        bail!("the password is empty (use --unencrypted for no encryption)");
-    }
-    Ok(pw)
-}
-
-/// The new password of `passwd`: stdin line 2, `CAIRN_REPO_NEW_PASSWORD`, or a prompt.
-fn read_second_password(from_stdin: bool) -> Result<Zeroizing<Vec<u8>>> {
-    if from_stdin {
-        return next_stdin_line("new password (second line)");
-    }
-    if let Ok(p) = std::env::var("CAIRN_REPO_NEW_PASSWORD") {
-        return Ok(Zeroizing::new(p.into_bytes()));
-    }
-    read_new_password(false, true)
-}
-
-async fn check(repo: &Repository, opts: CheckOptions) -> Result<ExitCode> {
-    let r = repo.check(&opts).await?;
-    for w in &r.warnings {
-        println!("warning: {w}");
-    }
-    for p in &r.problems {
-        println!("error: {p}");
-    }
-    println!(
-        "{} packs ({} read), {} blobs, {} restore points, {} item entries checked",
-        r.packs, r.packs_read, r.blobs, r.restore_points, r.items
-    );
-    if r.is_ok() {
-        println!("no errors found");
-        Ok(ExitCode::SUCCESS)
-    } else {
-        println!(
-            "{} problems; {} items cannot be restored:",
-            r.problems.len(),
-            r.damaged_items.len()
-        );
-        for d in &r.damaged_items {
-            println!("  {d}");
-        }
-        Ok(ExitCode::from(1))
-    }
-}
-
-async fn show(repo: &Repository) -> Result<()> {
-    let c = repo.config();
-    println!("location:      {}", repo.backend().describe());
-    println!("id:            {}", c.id);
-    println!("format:        {} version {}", c.format, c.version);
-    println!("encryption:    {}", c.encryption);
-    println!("created:       {}", c.created);
-    for k in repo.key_slots().await? {
-        println!(
-            "key slot:      {} ({}, {}){}",
-            k.id,
-            k.label,
-            k.created,
-            if k.current { " [this password]" } else { "" }
-        );
-    }
-    for l in repo.locks().await? {
-        println!("lock:          {l}");
-    }
-    for s in repo.incomplete_sessions().await? {
-        println!(
-            "unfinished session: {} (checkpointed {})",
-            s.session, s.checkpointed
-        );
-    }
-    for o in repo.organizations().await? {
-        println!("organization:  {} ({})", o.name, o.id);
-        for p in repo.protected_objects(Some(&o.id)).await? {
-            println!(
-                "  {} {} ({}): {} items, {}, {} restore points",
-                p.object.kind,
-                p.object.name,
-                p.object.id,
-                p.latest_items,
-                human(p.latest_bytes),
-                p.restore_points.len()
-            );
-        }
-    }
-    for rp in repo.restore_points().await? {
-        let items: u64 = rp.objects.iter().map(|o| o.items).sum();
-        println!(
-            "restore point: {} {} {} objects, {} items{}",
-            rp.id,
-            rp.created,
-            rp.objects.len(),
-            items,
-            rp.job
-                .as_ref()
-                .map(|j| format!(" (job {j})"))
-                .unwrap_or_default()
-        );
-    }
-    Ok(())
 }
 
 pub(crate) fn human(n: u64) -> String {
