@@ -364,10 +364,13 @@ fn signal(child: &std::process::Child, sig: &str) {
     assert!(status.success());
 }
 
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+/// Wait until `cond` holds while `child` runs; a child that ends first fails
+/// the test (no clock: a slow machine only waits longer).
+fn wait_for(child: &mut std::process::Child, what: &str, mut cond: impl FnMut() -> bool) {
     while !cond() {
-        assert!(std::time::Instant::now() < deadline, "never saw {what}");
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("never saw {what}: the process ended first ({status})");
+        }
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
@@ -408,7 +411,7 @@ fn prune_and_backups_exclude_each_other() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for("the backup's lock", || locks() == 1);
+    wait_for(&mut backup, "the backup's lock", || locks() == 1);
     signal(&backup, "-STOP");
     let refused = cli.output(&["repo", "prune", "main"]);
     let said = String::from_utf8_lossy(&refused.stderr).to_string();
@@ -435,7 +438,7 @@ fn prune_and_backups_exclude_each_other() {
         .spawn()
         .unwrap();
     let mut lines = std::io::BufReader::new(prune.stderr.take().unwrap()).lines();
-    wait_for("prune's first step", || {
+    wait_for(&mut prune, "prune's first step", || {
         lines
             .next()
             .is_some_and(|l| l.unwrap().contains("prune step 1/4"))

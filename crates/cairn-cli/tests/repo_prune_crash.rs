@@ -177,10 +177,6 @@ fn prune_killed_when(
         if fire(&said, started.elapsed()) {
             break true;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "prune made no progress towards {what}: {said:?}"
-        );
         std::thread::sleep(Duration::from_micros(200));
     };
     if fired {
@@ -192,7 +188,10 @@ fn prune_killed_when(
     if status.signal() == Some(9) {
         Landing::Killed
     } else {
-        assert!(status.success(), "prune failed: {status}: {said:?}");
+        assert!(
+            status.success(),
+            "prune (to be killed at {what}) failed: {status}: {said:?}"
+        );
         Landing::Finished
     }
 }
