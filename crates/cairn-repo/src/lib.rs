@@ -47,6 +47,7 @@
 pub mod backend;
 mod chunker;
 mod crypto;
+mod encoder;
 mod error;
 mod format;
 mod id;

@@ -17,6 +17,7 @@ use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use tokio::sync::Semaphore;
 
+use crate::encoder::Encoder;
 use crate::error::{Error, Result};
 use crate::format::{INDEX_DIR, SESSIONS_DIR, now_rfc3339, pack_name};
 use crate::id::Id;
@@ -89,9 +90,8 @@ pub(crate) struct Inner {
     uploads: Semaphore,
     /// Target size of the packs this session writes.
     pack_target: u64,
-    /// Chunking/compression/encryption run at most once per core at a time, so
-    /// memory for contexts and buffers does not grow with the number of tasks.
-    cpu: Semaphore,
+    /// Chunking, hashing, compression and encryption, on the encoding pool.
+    encoder: Encoder,
     objects: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<ObjectWork>>>>,
     /// Objects restored from a checkpoint, not yet opened.
     resumed: Mutex<HashMap<String, ObjectEntry>>,
@@ -184,13 +184,7 @@ impl Repository {
                 pending: tokio::sync::Mutex::new(Pending::default()),
                 uploads: Semaphore::new(UPLOAD_SLOTS as usize),
                 pack_target,
-                // One encoding task more than cores: while one waits on its
-                // blocking-pool hand-off the cores stay busy (~13 % faster put-dir).
-                cpu: Semaphore::new(
-                    std::thread::available_parallelism()
-                        .map(|n| n.get() + 1)
-                        .unwrap_or(2),
-                ),
+                encoder: Encoder::new(),
                 objects: tokio::sync::Mutex::new(HashMap::new()),
                 resumed: Mutex::new(
                     resumed
@@ -323,22 +317,13 @@ impl Session {
         Ok(out)
     }
 
-    /// Run CPU-bound encoding on the blocking pool under one of the session's
-    /// CPU permits (held only while it runs).
+    /// Run CPU-bound encoding on the encoding pool.
     async fn on_cpu<T: Send + 'static>(
         &self,
         work: impl FnOnce(Session) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let me = self.clone();
-        let _cpu = self
-            .inner
-            .cpu
-            .acquire()
-            .await
-            .map_err(|e| Error::Task(e.to_string()))?;
-        tokio::task::spawn_blocking(move || work(me))
-            .await
-            .map_err(|e| Error::Task(e.to_string()))?
+        self.inner.encoder.run(move || work(me)).await
     }
 
     async fn prepare_blocking(&self, chunks: Vec<Bytes>) -> Result<Vec<Prepared>> {
@@ -390,10 +375,10 @@ impl Session {
     }
 
     /// Store bytes; returns the chunk ids. Chunking, hashing, compression and
-    /// encryption run on the blocking pool, so concurrent items use every core.
+    /// encryption run on the encoding pool, so concurrent items use every core.
     pub(crate) async fn store_bytes(&self, data: Bytes) -> Result<Vec<Id>> {
-        // The CPU permit is released before packing: `add_blobs` may wait for an
-        // upload slot, and a core must not sit idle meanwhile.
+        // Packing happens after the encoding job: `add_blobs` may wait for an
+        // upload slot, and a pool thread must not sit idle meanwhile.
         let prepared = self
             .on_cpu(move |me| {
                 let chunker = me.inner.repo.chunker.clone();
