@@ -183,3 +183,105 @@ async fn unreadable_item_is_tried_again_until_it_is_stored() {
         "its MIME, byte for byte"
     );
 }
+
+/// An archive item `exportItems` cannot export is kept to try again like a message:
+/// looked up by id in its folder, exported again, stored once readable, and forgotten
+/// once gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unexportable_archive_item_is_tried_again_until_it_is_stored() {
+    let env = Env::start_with(DataPlaneOptions::default()).await;
+    let tenant = env.tenant();
+    let user = *mailbox_users(&tenant)
+        .iter()
+        .find(|u| tenant.mailboxes[*u].archive.is_some())
+        .expect("the scenario has an archive");
+    let object = format!("{user}/archive");
+    let t = env.target(user, true);
+    let mut ids = tenant.mailboxes[&user]
+        .archive
+        .as_ref()
+        .unwrap()
+        .messages
+        .keys()
+        .cloned();
+    let (victim, gone) = (ids.next().unwrap(), ids.next().unwrap());
+    drop(tenant);
+    for id in [&victim, &gone] {
+        env.mutate(Mutation::SetUnreadable {
+            target: t.clone(),
+            id: id.clone(),
+            unreadable: true,
+        });
+    }
+    let mut plan = env.plan("bad-archive-item");
+    plan.processing.archive = true;
+    plan.selection = Selection::Objects(vec![ObjectSelector::User(user.to_string())]);
+    let failed = || async {
+        let repo = env.repository().await;
+        let rp = repo.restore_points().await.unwrap().pop().unwrap();
+        let state = ObjectState::from_json(rp.object(&object).expect("the archive").state.clone());
+        state
+            .failed_items
+            .values()
+            .flat_map(|items| items.iter().map(|(id, f)| (id.clone(), f.attempts)))
+            .collect::<BTreeMap<_, _>>()
+    };
+
+    // Session 1: both are warnings naming them, kept to try again.
+    let first = env.run(&plan).await;
+    assert_eq!(
+        first.outcome.outcome,
+        Outcome::Warning,
+        "{:?}",
+        first.outcome
+    );
+    let archive = first
+        .outcome
+        .objects
+        .iter()
+        .find(|o| o.messages.iter().any(|m| m.contains(&victim)))
+        .expect("a warning names the archive item");
+    assert!(
+        archive
+            .messages
+            .iter()
+            .any(|m| m.contains("ErrorItemNotFound"))
+    );
+    assert_eq!(
+        failed().await,
+        BTreeMap::from([(victim.clone(), 1), (gone.clone(), 1)])
+    );
+
+    // Session 2: one is readable again and stored; the other is gone for good and
+    // forgotten quietly.
+    env.mutate(Mutation::SetUnreadable {
+        target: t.clone(),
+        id: victim.clone(),
+        unreadable: false,
+    });
+    env.mutate(Mutation::DeleteMessage {
+        target: t.clone(),
+        id: gone.clone(),
+        purge: true,
+    });
+    let second = env.run(&plan).await;
+    assert_eq!(
+        second.outcome.outcome,
+        Outcome::Success,
+        "{:?}",
+        second.outcome
+    );
+    assert!(failed().await.is_empty());
+    let repo = env.repository().await;
+    let stored = repository_items(&repo, &object).await;
+    let want = simulator_messages(&env.tenant(), user, true, &[]);
+    assert_eq!(
+        stored.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "the archive's items, the gone one no more"
+    );
+    assert!(
+        stored[&victim].1 == want[&victim].1,
+        "the item tried again, byte for byte"
+    );
+}

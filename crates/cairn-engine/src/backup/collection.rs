@@ -47,6 +47,15 @@ pub(crate) enum Content {
     Export,
 }
 
+impl Content {
+    /// Whether an item whose content fails permanently is kept to be tried again
+    /// ([`super::retry`]): messages and archive items, whose folder's delta moves
+    /// on without them. Events and contacts come whole in their delta.
+    pub(crate) fn retried(self) -> bool {
+        matches!(self, Content::Mime | Content::Export)
+    }
+}
+
 /// A collection to bring up to date.
 #[derive(Debug, Clone)]
 pub(crate) struct Collection {
@@ -361,7 +370,7 @@ impl ObjectRun<'_> {
                 ItemResult::Done => {
                     self.forget_failure(&c.key, id);
                 }
-                ItemResult::Warning(msg) if c.content == Content::Mime => {
+                ItemResult::Warning(msg) if c.content.retried() => {
                     let attempts = self.record_failure(&c.key, id, &msg);
                     self.warn(
                         Some(item_label(&v)),

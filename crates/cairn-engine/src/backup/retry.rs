@@ -1,12 +1,13 @@
 //! Items that could not be read, tried again.
 //!
-//! A message listed by its folder's delta whose content fails permanently (`$value`
-//! answering 404 while the message is still listed, an unreadable item) is a warning,
-//! and the folder's delta link still moves on: the item would never be listed again.
-//! So it is kept in the object's state (folder, id, last error, attempts — stored with
-//! the restore point, so it survives the loss of the catalog), and the next session
-//! tries it first: the message by id (gone → forgotten, with an info line), then its
-//! content (stored → forgotten; still failing → a warning again, with the attempts).
+//! A message or archive item listed by its folder's delta whose content fails
+//! permanently (`$value` answering 404 while the message is still listed, an archive
+//! item `exportItems` cannot export, an unreadable item) is a warning, and the
+//! folder's delta link still moves on: the item would never be listed again. So it is
+//! kept in the object's state (folder, id, last error, attempts — stored with the
+//! restore point, so it survives the loss of the catalog), and the next session tries
+//! it first: the item by id (gone → forgotten, with an info line), then its content
+//! (stored → forgotten; still failing → a warning again, with the attempts).
 
 use std::sync::PoisonError;
 
@@ -71,7 +72,7 @@ impl ObjectRun<'_> {
         for (folder, items) in listed {
             let Some(c) = collections
                 .iter()
-                .find(|c| c.key == folder && c.content == Content::Mime)
+                .find(|c| c.key == folder && c.content.retried())
             else {
                 tracing::info!(object = %self.object.name, %folder, items = items.len(),
                     "the folder is no longer backed up: its unreadable items are not tried again");
@@ -97,7 +98,11 @@ impl ObjectRun<'_> {
         id: &str,
         item: &FailedItem,
     ) -> Result<(), BackupError> {
-        let mut message = match self.client.message(&self.mailbox, id).await {
+        let found = match c.content {
+            Content::Export => self.client.archive_item(&self.mailbox, &c.key, id).await,
+            _ => self.client.message(&self.mailbox, id).await,
+        };
+        let mut message = match found {
             Ok(v) => v,
             Err(e) if e.service().is_some_and(|s| s.is_not_found()) => {
                 tracing::info!(object = %self.object.name, item = %id, folder = %c.name,
@@ -122,7 +127,17 @@ impl ObjectRun<'_> {
             m.retain(|k, _| !k.starts_with("@odata."));
         }
         let before = self.snapshot();
-        let result = self.fetch(c, &message).await?;
+        let result = match c.content {
+            Content::Export => match self
+                .export_batch(c, std::slice::from_ref(&message))
+                .await?
+                .pop()
+            {
+                Some((_, r)) => r?,
+                None => ItemResult::Warning("not in the export answer".into()),
+            },
+            _ => self.fetch(c, &message).await?,
+        };
         self.report(before).await;
         match result {
             ItemResult::Done => {

@@ -117,6 +117,18 @@ impl MailClient {
         ))
     }
 
+    /// One item (`mailboxItem`) of a folder of the export API; 404 ErrorItemNotFound
+    /// once it is no longer in that folder.
+    pub async fn archive_item(&self, mailbox: &str, folder: &str, item: &str) -> Result<Value> {
+        let url = self.beta(&format!(
+            "/admin/exchange/mailboxes/{}/folders/{}/items/{}",
+            segment(mailbox),
+            segment(folder),
+            segment(item)
+        ));
+        self.get_json(mailbox, &url, None).await
+    }
+
     /// Exports up to [`EXPORT_BATCH`] items of `mailbox`.
     pub async fn export_items(&self, mailbox: &str, ids: &[String]) -> Result<Vec<ExportedItem>> {
         if ids.len() > EXPORT_BATCH {

@@ -91,8 +91,9 @@ pub enum Mutation {
         #[serde(default)]
         purge: bool,
     },
-    /// Makes a message's MIME unreadable (`$value` answers 404 ErrorItemNotFound) while
-    /// it stays listed, or readable again: a deterministic "bad item".
+    /// Makes a message's MIME unreadable (`$value` answers 404 ErrorItemNotFound, and
+    /// in an archive `exportItems` answers that item with ErrorItemNotFound) while it
+    /// stays listed, or readable again: a deterministic "bad item".
     SetUnreadable {
         /// Mailbox.
         #[serde(flatten)]

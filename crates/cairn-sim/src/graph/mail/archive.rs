@@ -1,7 +1,8 @@
 //! The mailbox import/export API (beta, worldwide only), the one Graph way to reach an
 //! in-place archive: `/users/{id}/settings/exchange` names the primary and archive
 //! mailboxes; `/admin/exchange/mailboxes/{id}/folders` (+ `childFolders`, `delta`),
-//! `…/folders/{id}/items` (+ `delta`) and `POST …/exportItems` (at most 20 items).
+//! `…/folders/{id}/items` (+ `delta`, + one item by id) and `POST …/exportItems` (at
+//! most 20 items).
 //!
 //! Simulator-only: Exchange exports each item as an opaque FastTransfer stream (a MAPI
 //! property stream meant only for `importItem`); imitating that format would be a
@@ -268,6 +269,34 @@ pub(super) async fn items(
     )
 }
 
+/// `GET …/folders/{id}/items/{id}`: one item, 404 ErrorItemNotFound when it is not
+/// (or no longer) in that folder.
+pub(super) async fn item(
+    State(sim): State<Shared>,
+    Extension(origin): Extension<Origin>,
+    Path((mbx, fid, iid)): Path<(String, String, String)>,
+    Query(p): Params,
+    headers: HeaderMap,
+) -> Result<Response, GraphError> {
+    worldwide_only(&origin)?;
+    let c = caller(&sim, &origin, &headers)?;
+    let json = with_mbx(&sim, &c, &mbx, |m| {
+        let folder = m.folder_id(&fid).ok_or_else(item_not_found)?;
+        let x = m
+            .messages
+            .get(&iid)
+            .filter(|x| x.parent_folder_id == folder)
+            .ok_or_else(item_not_found)?;
+        Ok(item_json(m, x))
+    })?;
+    Ok(entity(
+        &origin,
+        &format!("admin/exchange/mailboxes('{mbx}')/folders('{fid}')/items/$entity"),
+        json,
+        p.get("$select"),
+    ))
+}
+
 pub(super) async fn items_delta(
     Path((mbx, fid)): Path<(String, String)>,
     asked: Asked,
@@ -324,6 +353,7 @@ pub(super) async fn export_items(
                 let found = m
                     .messages
                     .get(id)
+                    .filter(|_| !m.unreadable.contains(id))
                     .and_then(|x| m.mime_source(id).map(|s| (change_key(id, x.version), s)));
                 (id.clone(), found)
             })

@@ -149,6 +149,10 @@ pub fn router(sim: Shared) -> Router<Shared> {
             get(archive::items_delta),
         )
         .route(
+            "/beta/admin/exchange/mailboxes/{mbx}/folders/{fid}/items/{iid}",
+            get(archive::item),
+        )
+        .route(
             "/beta/admin/exchange/mailboxes/{mbx}/folders/{fid}/items/delta()",
             get(archive::items_delta),
         )
