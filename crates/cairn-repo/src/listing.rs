@@ -2,62 +2,23 @@
 //! restore point or checkpoint the session started from, or from its own last
 //! checkpoint) plus this session's changes ([`ChangeSet`], bounded in memory).
 //! Nothing of the base is held but its page references: lookups binary-search
-//! the pages by their first id and read one page (a small cache of decoded pages
-//! serves repeated probes); writing streams base pages ⊕ changes into new pages,
+//! the pages by their first id and read one page (a small cache of page texts
+//! serves repeated probes, [`cache`]); writing streams base pages ⊕ changes into new pages,
 //! reusing untouched pages as they are, so memory does not grow with the folder.
-
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::manifest::{ItemEntry, ListingPage, PageRef};
 use crate::repository::Repository;
-use crate::session::{Session, poisoned};
+use crate::session::Session;
 use crate::spill::{ChangeSet, Merge, SpillBound};
+
+mod cache;
+
+pub(crate) use cache::PageCache;
 
 /// Pages end after an item whose keyed id hash starts with 0 or at this size.
 pub(crate) const PAGE_MAX_ITEMS: usize = 2048;
-
-/// Decoded listing pages recently probed, bounded by their encoded size.
-pub(crate) struct PageCache {
-    pages: Mutex<VecDeque<(Id, Arc<ListingPage>, usize)>>,
-    budget: usize,
-}
-
-impl PageCache {
-    pub(crate) fn new(budget: usize) -> PageCache {
-        PageCache {
-            pages: Mutex::new(VecDeque::new()),
-            budget,
-        }
-    }
-
-    async fn page(&self, repo: &Repository, id: &Id) -> Result<Arc<ListingPage>> {
-        {
-            let mut pages = self.pages.lock().map_err(poisoned)?;
-            if let Some(pos) = pages.iter().position(|(p, _, _)| p == id) {
-                // Most recently used at the back.
-                if let Some(hit) = pages.remove(pos) {
-                    let page = hit.1.clone();
-                    pages.push_back(hit);
-                    return Ok(page);
-                }
-            }
-        }
-        let (page, size) = load_page(repo, id).await?;
-        let page = Arc::new(page);
-        let mut pages = self.pages.lock().map_err(poisoned)?;
-        pages.push_back((*id, page.clone(), size));
-        let mut total: usize = pages.iter().map(|(_, _, s)| s).sum();
-        while total > self.budget && pages.len() > 1 {
-            if let Some((_, _, s)) = pages.pop_front() {
-                total -= s;
-            }
-        }
-        Ok(page)
-    }
-}
 
 /// Read one listing page (not cached); also returns its plaintext size.
 async fn load_page(repo: &Repository, id: &Id) -> Result<(ListingPage, usize)> {
@@ -144,12 +105,7 @@ impl Listing {
         let Some(page) = at.checked_sub(1).and_then(|i| self.pages.get(i)) else {
             return Ok(None);
         };
-        let page = cache.page(repo, &page.blob).await?;
-        Ok(page
-            .items
-            .binary_search_by(|i| i.id.as_str().cmp(id))
-            .ok()
-            .and_then(|k| page.items.get(k).cloned()))
+        cache.find(repo, &page.blob, id).await
     }
 
     /// Ids of every item currently recorded, in order (one page in memory at a time).

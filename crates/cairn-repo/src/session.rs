@@ -42,7 +42,7 @@ const WRITE_PACK_MAX: u64 = 4 << 20;
 const STREAM_BATCHES: usize = 2;
 const INDEX_EVERY_PACKS: usize = 4;
 const INDEX_EVERY: Duration = Duration::from_secs(10);
-/// Decoded listing pages kept for lookups (encoded size).
+/// Listing pages kept for lookups (their JSON text, see `listing::cache`).
 const PAGE_CACHE_BYTES: usize = 8 << 20;
 
 /// What a session backs up.
