@@ -36,11 +36,7 @@ async fn unreadable_item_is_a_warning_naming_it() {
         .expect("the corpus puts mail in the Inbox")
         .id
         .clone();
-    env.mutate(Mutation::SetUnreadable {
-        target: t.clone(),
-        id: victim.clone(),
-        unreadable: true,
-    });
+    set_unreadable(&env, &t, &victim, true);
 
     let mut plan = env.plan("bad-item");
     plan.selection = Selection::Objects(vec![ObjectSelector::User(user.to_string())]);
@@ -95,13 +91,22 @@ async fn unreadable_item_is_a_warning_naming_it() {
     assert!(failed_items(&env, user).await.is_empty());
 }
 
+/// Makes `id` unreadable (or readable again) in the simulator (`SetUnreadable`).
+fn set_unreadable(env: &Env, t: &cairn_sim::admin::Target, id: &str, unreadable: bool) {
+    env.mutate(Mutation::SetUnreadable {
+        target: t.clone(),
+        id: id.to_owned(),
+        unreadable,
+    });
+}
+
 /// The items the latest restore point's state of `user`'s mailbox keeps to try again,
 /// with their attempts.
 async fn failed_items(env: &Env, user: uuid::Uuid) -> Vec<(String, u32)> {
     failed_items_of(env, &user.to_string()).await
 }
 
-/// The same for any protected object (e.g. `{user}/archive`).
+/// The same for any protected object (e.g. `{user}/archive`), sorted by item id.
 async fn failed_items_of(env: &Env, object: &str) -> Vec<(String, u32)> {
     let repo = env.repository().await;
     let rp = repo.restore_points().await.unwrap().pop().unwrap();
@@ -111,6 +116,8 @@ async fn failed_items_of(env: &Env, object: &str) -> Vec<(String, u32)> {
         .failed_items
         .values()
         .flat_map(|items| items.iter().map(|(id, f)| (id.clone(), f.attempts)))
+        .collect::<BTreeMap<_, _>>()
+        .into_iter()
         .collect()
 }
 
@@ -127,11 +134,7 @@ async fn unreadable_item_is_tried_again_until_it_is_stored() {
         .expect("the corpus gives every mailbox mail")
         .id
         .clone();
-    env.mutate(Mutation::SetUnreadable {
-        target: t.clone(),
-        id: victim.clone(),
-        unreadable: true,
-    });
+    set_unreadable(&env, &t, &victim, true);
     let mut plan = env.plan("bad-item-retry");
     plan.selection = Selection::Objects(vec![ObjectSelector::User(user.to_string())]);
 
@@ -164,11 +167,7 @@ async fn unreadable_item_is_tried_again_until_it_is_stored() {
     assert_eq!(failed_items(&env, user).await, vec![(victim.clone(), 2)]);
 
     // Readable again: session 3 stores it, byte for byte, and the warning is gone.
-    env.mutate(Mutation::SetUnreadable {
-        target: t.clone(),
-        id: victim.clone(),
-        unreadable: false,
-    });
+    set_unreadable(&env, &t, &victim, false);
     let third = env.run(&plan).await;
     assert_eq!(
         third.outcome.outcome,
@@ -212,11 +211,7 @@ async fn unexportable_archive_item_is_tried_again_until_it_is_stored() {
     let (victim, gone) = (ids.next().unwrap(), ids.next().unwrap());
     drop(tenant);
     for id in [&victim, &gone] {
-        env.mutate(Mutation::SetUnreadable {
-            target: t.clone(),
-            id: id.clone(),
-            unreadable: true,
-        });
+        set_unreadable(&env, &t, id, true);
     }
     let mut plan = env.plan("bad-archive-item");
     plan.processing.archive = true;
@@ -242,19 +237,14 @@ async fn unexportable_archive_item_is_tried_again_until_it_is_stored() {
             .iter()
             .any(|m| m.contains("ErrorItemNotFound"))
     );
-    let mut kept = failed_items_of(&env, &object).await;
-    kept.sort();
+    let kept = failed_items_of(&env, &object).await;
     let mut want = vec![(victim.clone(), 1), (gone.clone(), 1)];
     want.sort();
     assert_eq!(kept, want, "both are kept to try again");
 
     // Session 2: one is readable again and stored; the other is gone for good and
     // forgotten quietly.
-    env.mutate(Mutation::SetUnreadable {
-        target: t.clone(),
-        id: victim.clone(),
-        unreadable: false,
-    });
+    set_unreadable(&env, &t, &victim, false);
     env.mutate(Mutation::DeleteMessage {
         target: t.clone(),
         id: gone.clone(),

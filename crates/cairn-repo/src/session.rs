@@ -342,11 +342,7 @@ impl Session {
         }
         let mut ids = Vec::with_capacity(blobs.len());
         let full = {
-            let packer = match kind {
-                BlobKind::Data => &self.inner.data_pack,
-                BlobKind::Tree => &self.inner.tree_pack,
-            };
-            let mut p = packer.lock().map_err(poisoned)?;
+            let mut p = self.packer(kind).lock().map_err(poisoned)?;
             let mut known = self.inner.known.lock().map_err(poisoned)?;
             let index = self.inner.repo.index_read()?;
             for b in blobs {
@@ -366,7 +362,7 @@ impl Session {
                 }
                 ids.push(b.id);
             }
-            p.len() as u64 >= self.inner.pack_target
+            self.is_full(&p)
         };
         if full {
             self.flush_pack(kind, false).await?;
@@ -458,13 +454,20 @@ impl Session {
             .ok_or_else(|| Error::Task("tree blob vanished".into()))
     }
 
-    fn pack_full(&self, kind: BlobKind) -> Result<bool> {
-        let packer = match kind {
+    fn packer(&self, kind: BlobKind) -> &Mutex<PackBuilder> {
+        match kind {
             BlobKind::Data => &self.inner.data_pack,
             BlobKind::Tree => &self.inner.tree_pack,
-        };
-        let p = packer.lock().map_err(poisoned)?;
-        Ok(p.len() as u64 >= self.inner.pack_target)
+        }
+    }
+
+    fn is_full(&self, p: &PackBuilder) -> bool {
+        p.len() as u64 >= self.inner.pack_target
+    }
+
+    fn pack_full(&self, kind: BlobKind) -> Result<bool> {
+        let p = self.packer(kind).lock().map_err(poisoned)?;
+        Ok(self.is_full(&p))
     }
 
     /// Upload the current pack of `kind` if it is full (or any size with `force`).
@@ -478,15 +481,11 @@ impl Session {
             .await
             .map_err(|e| Error::Task(e.to_string()))?;
         let builder = {
-            let packer = match kind {
-                BlobKind::Data => &self.inner.data_pack,
-                BlobKind::Tree => &self.inner.tree_pack,
-            };
-            let mut p = packer.lock().map_err(poisoned)?;
+            let mut p = self.packer(kind).lock().map_err(poisoned)?;
             let ready = if force {
                 !p.is_empty()
             } else {
-                p.len() as u64 >= self.inner.pack_target
+                self.is_full(&p)
             };
             if !ready {
                 return Ok(());

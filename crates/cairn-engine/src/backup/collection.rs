@@ -479,10 +479,16 @@ impl ObjectRun<'_> {
 
     pub(crate) async fn fetch(&self, c: &Collection, v: &Value) -> Result<ItemResult, BackupError> {
         let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
-        let meta = Self::metadata(c, v);
-        let previous = self.writer.item(&c.key, id).await?.map(|e| e.version);
         match c.content {
+            // Through the export API, as a batch of one (`upserts` sends whole batches).
+            Content::Export => Ok(
+                match self.export_batch(c, std::slice::from_ref(v)).await?.pop() {
+                    Some((_, r)) => r?,
+                    None => ItemResult::Warning("not in the export answer".into()),
+                },
+            ),
             Content::Json(_) => {
+                let (meta, previous) = (Self::metadata(c, v), self.previous_version(c, id).await?);
                 let body =
                     serde_json::to_vec(v).map_err(|e| BackupError::Invalid(e.to_string()))?;
                 let entry = self
@@ -493,6 +499,7 @@ impl ObjectRun<'_> {
                 Ok(ItemResult::Done)
             }
             Content::Mime => {
+                let (meta, previous) = (Self::metadata(c, v), self.previous_version(c, id).await?);
                 let mut last = String::new();
                 for _ in 0..CONTENT_ATTEMPTS {
                     let stream = match self.client.message_mime(&self.mailbox, id).await {
@@ -516,8 +523,17 @@ impl ObjectRun<'_> {
                 }
                 Ok(ItemResult::Retry(last))
             }
-            Content::Export => Ok(ItemResult::Warning("exported in batches".into())),
         }
+    }
+
+    /// The version of the item as recorded so far (base or this session), for the
+    /// counts of new versions.
+    pub(crate) async fn previous_version(
+        &self,
+        c: &Collection,
+        id: &str,
+    ) -> Result<Option<cairn_repo::Id>, BackupError> {
+        Ok(self.writer.item(&c.key, id).await?.map(|e| e.version))
     }
 }
 

@@ -75,7 +75,7 @@ impl ObjectRun<'_> {
             if let (Value::Object(m), Some(ck)) = (&mut meta, &x.change_key) {
                 m.entry("changeKey").or_insert(json!(ck));
             }
-            let previous = self.writer.item(&c.key, id).await?.map(|e| e.version);
+            let previous = self.previous_version(c, id).await?;
             let entry = self
                 .writer
                 .put_item(&c.key, id, meta, Bytes::from(bytes))

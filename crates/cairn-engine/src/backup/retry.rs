@@ -127,17 +127,7 @@ impl ObjectRun<'_> {
             m.retain(|k, _| !k.starts_with("@odata."));
         }
         let before = self.snapshot();
-        let result = match c.content {
-            Content::Export => match self
-                .export_batch(c, std::slice::from_ref(&message))
-                .await?
-                .pop()
-            {
-                Some((_, r)) => r?,
-                None => ItemResult::Warning("not in the export answer".into()),
-            },
-            _ => self.fetch(c, &message).await?,
-        };
+        let result = self.fetch(c, &message).await?;
         self.report(before).await;
         match result {
             ItemResult::Done => {

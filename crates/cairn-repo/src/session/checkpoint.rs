@@ -68,13 +68,21 @@ impl Session {
         }
     }
 
+    /// Write every changed object, upload and index every pack, then make the
+    /// written pages the folders' base; returns the entries of all objects.
+    /// Callers hold `checkpointing`.
+    async fn write_all(&self) -> Result<Vec<ObjectEntry>> {
+        let objects = self.object_entries().await?;
+        self.flush_all().await?;
+        self.apply_written().await;
+        Ok(objects)
+    }
+
     /// Make everything written so far durable and resumable
     /// (`Repository::resume_session`).
     pub async fn checkpoint(&self) -> Result<()> {
         let _one = self.inner.checkpointing.lock().await;
-        let objects = self.object_entries().await?;
-        self.flush_all().await?;
-        self.apply_written().await;
+        let objects = self.write_all().await?;
         let cp = Checkpoint {
             version: 1,
             session: self.inner.id,
@@ -99,9 +107,7 @@ impl Session {
     /// Call after every `put_item` has returned.
     pub async fn commit(self) -> Result<RestorePoint> {
         let _one = self.inner.checkpointing.lock().await;
-        let objects = self.object_entries().await?;
-        self.flush_all().await?;
-        self.apply_written().await;
+        let objects = self.write_all().await?;
         let rp = RestorePoint {
             version: 1,
             id: uuid::Uuid::new_v4(),

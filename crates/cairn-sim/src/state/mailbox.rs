@@ -360,14 +360,17 @@ impl Mailbox {
         self.folders.iter().filter(|f| f.visible_tree)
     }
 
+    /// The messages of one folder (not of its subfolders).
+    pub fn messages_in<'a>(&'a self, folder_id: &'a str) -> impl Iterator<Item = &'a Message> {
+        self.messages
+            .values()
+            .filter(move |m| m.parent_folder_id == folder_id)
+    }
+
     /// (total, unread) item counts of a folder.
     pub fn counts(&self, folder_id: &str) -> (usize, usize) {
         let (mut total, mut unread) = (0, 0);
-        for m in self
-            .messages
-            .values()
-            .filter(|m| m.parent_folder_id == folder_id)
-        {
+        for m in self.messages_in(folder_id) {
             total += 1;
             if !m.is_read {
                 unread += 1;

@@ -253,9 +253,7 @@ pub(super) async fn items(
     let c = caller(&sim, &origin, &headers)?;
     let items = with_mbx(&sim, &c, &mbx, |m| {
         let folder = m.folder_id(&fid).ok_or_else(item_not_found)?;
-        Ok(m.messages
-            .values()
-            .filter(|x| x.parent_folder_id == folder)
+        Ok(m.messages_in(&folder)
             .map(|x| item_json(m, x))
             .collect::<Vec<_>>())
     })?;
@@ -306,9 +304,7 @@ pub(super) async fn items_delta(
         Ok(Tracked {
             kind: Kind::Message,
             present: m
-                .messages
-                .values()
-                .filter(|x| x.parent_folder_id == folder)
+                .messages_in(&folder)
                 .map(|x| (x.seq, x.id.clone()))
                 .collect(),
             container: folder,

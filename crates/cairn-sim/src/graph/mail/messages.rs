@@ -201,9 +201,7 @@ pub(super) async fn delta(
         Ok(Tracked {
             kind: Kind::Message,
             present: m
-                .messages
-                .values()
-                .filter(|x| x.parent_folder_id == folder)
+                .messages_in(&folder)
                 .map(|x| (x.seq, x.id.clone()))
                 .collect(),
             container: folder,
