@@ -303,14 +303,7 @@ async fn passwords_key_slots_and_wrong_password() {
     let dir = tempfile::tempdir().unwrap();
     let backend = local(&dir);
     let repo = create(backend.clone()).await;
-    let s = repo.start_session(session_opts()).await.unwrap();
-    s.object(mailbox(1))
-        .await
-        .unwrap()
-        .put_item("inbox", "a", serde_json::json!({}), message(1, 30_000))
-        .await
-        .unwrap();
-    let rp = s.commit().await.unwrap();
+    let rp = commit_one_item(&repo, message(1, 30_000)).await;
     let data_files = |d: &tempfile::TempDir| {
         let mut v: Vec<_> = walk(&d.path().join("repo/data"));
         v.sort();
@@ -593,14 +586,7 @@ async fn unencrypted_only_when_asked_and_still_checkable() {
     opts.pack_size = 1 << 20;
     let repo = Arc::new(Repository::create(backend.clone(), opts).await.unwrap());
     assert!(!repo.config().encrypted());
-    let s = repo.start_session(session_opts()).await.unwrap();
-    s.object(mailbox(1))
-        .await
-        .unwrap()
-        .put_item("inbox", "a", serde_json::json!({}), message(3, 40_000))
-        .await
-        .unwrap();
-    let rp = s.commit().await.unwrap();
+    let rp = commit_one_item(&repo, message(3, 40_000)).await;
     let repo = Repository::open(backend, None).await.unwrap();
     let it = repo.find_item(&rp, "user-1", "a").await.unwrap().unwrap();
     assert_eq!(repo.read_item(&it.item).await.unwrap(), message(3, 40_000));

@@ -65,14 +65,7 @@ async fn key_slots_with_four_lanes_and_with_one_open_the_same_repository() {
     assert_eq!(lanes, [1, 4]);
 
     let repo = Arc::new(repo);
-    let s = repo.start_session(session_opts()).await.unwrap();
-    s.object(mailbox(1))
-        .await
-        .unwrap()
-        .put_item("inbox", "a", serde_json::json!({}), message(3, 40_000))
-        .await
-        .unwrap();
-    let rp = s.commit().await.unwrap();
+    let rp = commit_one_item(&repo, message(3, 40_000)).await;
 
     for password in [&b"four lanes"[..], b"one lane"] {
         let r = Repository::open(backend.clone(), Some(password))

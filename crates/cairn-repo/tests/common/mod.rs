@@ -10,7 +10,8 @@ use cairn_repo::backend::{
     AzureSettings, Backend, LocalBackend, Retry, S3Settings, azure_backend, s3_backend,
 };
 use cairn_repo::{
-    ChunkerParams, CreateOptions, KdfParams, ObjectRef, OrganizationRef, Repository, SessionOptions,
+    ChunkerParams, CreateOptions, KdfParams, ObjectRef, OrganizationRef, Repository, RestorePoint,
+    SessionOptions,
 };
 
 /// Azurite's well-known development account key (public, documented by Microsoft).
@@ -167,6 +168,18 @@ pub fn mailbox(n: u32) -> ObjectRef {
         kind: "mailbox".into(),
         name: format!("user{n}@contoso.com"),
     }
+}
+
+/// One session that stores `content` as item `a` of user-1's inbox, committed.
+pub async fn commit_one_item(repo: &Arc<Repository>, content: Bytes) -> RestorePoint {
+    let s = repo.start_session(session_opts()).await.unwrap();
+    s.object(mailbox(1))
+        .await
+        .unwrap()
+        .put_item("inbox", "a", serde_json::json!({}), content)
+        .await
+        .unwrap();
+    s.commit().await.unwrap()
 }
 
 pub fn session_opts() -> SessionOptions {
